@@ -1,0 +1,42 @@
+# shoprec: the two commands README starts with are `make demo` and `make test`.
+# Both set up what is missing first (scripts/setup.sh is idempotent).
+
+VENV := .venv
+PY   := $(VENV)/bin/python
+export PYSPARK_PYTHON := $(abspath $(PY))
+
+.PHONY: setup demo test lint typecheck unit bench lock clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/shoprec demo
+
+lint: setup
+	$(VENV)/bin/ruff check lib tests jobs airflow_dags
+	$(VENV)/bin/ruff format --check lib tests jobs airflow_dags
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/pytest
+
+test: setup
+	$(VENV)/bin/ruff check lib tests jobs airflow_dags
+	$(VENV)/bin/ruff format --check lib tests jobs airflow_dags
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) -m shoprec.bench.ingest $(BENCH_ARGS)
+
+# Re-pin constraints.txt from the current environment after changing pyproject.toml.
+lock:
+	( echo "# Exact versions the test suite ran with (pip install -c constraints.txt)."; \
+	  echo "# Regenerate after changing pyproject.toml: make lock"; \
+	  $(VENV)/bin/pip freeze --exclude-editable | grep -v -E '^(horovod|shoprec)=' ) > constraints.txt
+
+clean:
+	rm -rf lake data spark-warehouse metastore_db derby.log .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Clean: bronze records into typed, conformed silver tables and silver.quarantine."""

@@ -1,0 +1,282 @@
+"""The ``shoprec`` command line: thin wrappers over the pipeline.
+
+Bad input or configuration prints one line naming what is wrong and exits
+non-zero; tracebacks only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from shoprec.config import Settings, SourceConfig, load_settings
+from shoprec.dates import date_range, parse_run_date
+from shoprec.errors import ShoprecError
+
+DEFAULT_CONF = "conf/local.yaml"
+
+
+def _default_conf() -> str | None:
+    return DEFAULT_CONF if Path(DEFAULT_CONF).is_file() else None
+
+
+def _spark(settings: Settings):  # type: ignore[no-untyped-def]  # pyspark import is slow; keep it lazy
+    from shoprec.spark import build_spark
+
+    return build_spark(settings.spark)
+
+
+def demo_sources(settings: Settings) -> list[SourceConfig]:
+    """The one canonical source the demo's synthetic shop provides."""
+    out = settings.demo.out_dir
+    return [
+        SourceConfig(
+            name="synthetic",
+            format="canonical",
+            events=f"{out}/events/date={{date}}",
+            catalog=f"{out}/catalog/date={{date}}",
+        )
+    ]
+
+
+# ------------------------------------------------------------------ commands
+def cmd_generate(args: argparse.Namespace) -> int:
+    from shoprec.synthetic import ShopSpec, generate_shop
+
+    try:
+        spec = ShopSpec(
+            users=args.users,
+            items=args.items,
+            days=args.days,
+            seed=args.seed,
+            start_date=parse_run_date(args.start_date),
+            dirty_rate=args.dirty_rate,
+        )
+    except ValueError as err:
+        raise ShoprecError(f"generate: {err}") from None
+    report = generate_shop(spec, Path(args.out))
+    print(f"generated {report.events_written:,} events over {spec.days} days into {args.out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from shoprec.lake import Lake
+    from shoprec.pipeline import summary
+    from shoprec.pipeline.nightly import run_nightly
+    from shoprec.synthetic import ShopSpec, generate_shop
+
+    settings = load_settings(args.conf)
+    overrides: dict[str, object] = {}
+    if args.days is not None:
+        overrides["days"] = args.days
+    if args.users is not None:
+        overrides["users"] = args.users
+    if args.items is not None:
+        overrides["items"] = args.items
+    if args.lake is not None:
+        settings = settings.with_overrides({"lake": {"root": args.lake}})
+    if overrides:
+        settings = settings.with_overrides({"demo": overrides})
+    d = settings.demo
+    start = parse_run_date(d.start_date)
+    spec = ShopSpec(
+        users=d.users, items=d.items, days=d.days, seed=d.seed, start_date=start, dirty_rate=d.dirty_rate
+    )
+    print(f"demo: generating a synthetic shop ({d.users} users, {d.items} items, {d.days} days) in {d.out_dir}")
+    generate_shop(spec, Path(d.out_dir))
+    settings = settings.with_overrides(
+        {"sources": [s.model_dump() for s in demo_sources(settings)]}
+    )
+    spark = _spark(settings)
+    nights = []
+    for day in date_range(start, d.days):
+        print(f"demo: {day} ", end="", flush=True)
+        nights.append(run_nightly(spark, settings, day, on_stage=lambda s: print(s, end=" ", flush=True)))
+        print("done")
+    print()
+    print(summary.render(Lake(spark, settings.lake.root), nights))
+    return 0
+
+
+def cmd_nightly(args: argparse.Namespace) -> int:
+    from shoprec.lake import Lake
+    from shoprec.pipeline import summary
+    from shoprec.pipeline.nightly import run_nightly
+
+    settings = load_settings(args.conf)
+    day = parse_run_date(args.date)
+    spark = _spark(settings)
+    night = run_nightly(spark, settings, day)
+    print(summary.render(Lake(spark, settings.lake.root), [night]))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from shoprec.pipeline.nightly import STAGES, run_stage
+
+    settings = load_settings(args.conf)
+    day = parse_run_date(args.date)
+    if args.stage not in STAGES:
+        raise ShoprecError(f"unknown stage {args.stage!r}; known: {', '.join(STAGES)}")
+    report = run_stage(_spark(settings), settings, args.stage, day)
+    for table_name, rows in report.tables.items():
+        print(f"{args.stage} {day}: {table_name} {rows:,} rows")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from shoprec.ingest.formats import get_format
+    from shoprec.pipeline import stages
+    from shoprec.pipeline.runs import new_run_id
+
+    settings = load_settings(args.conf)
+    day = parse_run_date(args.date)
+    get_format(args.source)
+    source = SourceConfig(
+        name=args.name or args.source, format=args.source, events=args.path, catalog=args.catalog
+    )
+    ctx = stages.RunContext.create(_spark(settings), settings, day, new_run_id(day))
+    report = stages.ingest(ctx, [source])
+    for table_name, rows in report.tables.items():
+        print(f"ingest {day} {source.name}: {table_name} {rows:,} rows")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from pyspark.sql import functions as F
+
+    from shoprec.lake import Lake
+
+    settings = load_settings(args.conf)
+    day = parse_run_date(args.date)
+    lake = Lake(_spark(settings), settings.lake.root)
+    rows = (
+        lake.read("ops.runs")
+        .where(F.col("run_date") == F.lit(day))
+        .orderBy("started_at")
+        .collect()
+    )
+    if not rows:
+        print(f"no runs recorded for {day}")
+        return 1
+    print(f"{'stage':<10} {'status':<8} {'started (UTC)':<20} {'secs':>6} {'in':>10} {'out':>10} "
+          f"{'quar.':>8} {'dup.':>7}  validation  run id")
+    for r in rows:
+        secs = (r["ended_at"] - r["started_at"]).total_seconds() if r["ended_at"] else float("nan")
+        print(
+            f"{r['stage']:<10} {r['status']:<8} {r['started_at']:%Y-%m-%d %H:%M:%S} {secs:>7.1f} "
+            f"{r['rows_in'] or 0:>10,} {r['rows_out'] or 0:>10,} {r['rows_quarantined'] or 0:>8,} "
+            f"{r['rows_duplicate'] or 0:>7,}  {r['validation'] or '-':<10}  {r['run_id']}"
+        )
+        if r["message"]:
+            print(f"           {r['message']}")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+def _add_conf(p: argparse.ArgumentParser, required: bool) -> None:
+    if required:
+        p.add_argument("--conf", required=True, help="config file (YAML, see conf/)")
+    else:
+        p.add_argument("--conf", default=_default_conf(), help=f"config file (default {DEFAULT_CONF})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shoprec", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="log more; tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="synthetic shop + nightly pipeline over several days")
+    _add_conf(p, required=False)
+    p.add_argument("--days", type=int)
+    p.add_argument("--users", type=int)
+    p.add_argument("--items", type=int)
+    p.add_argument("--lake", help="lake root (overrides lake.root)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("nightly", help="every stage for one date, in order")
+    _add_conf(p, required=True)
+    p.add_argument("--date", required=True)
+    p.set_defaults(func=cmd_nightly)
+
+    p = sub.add_parser("run", help="one stage for one date")
+    p.add_argument("stage")
+    _add_conf(p, required=True)
+    p.add_argument("--date", required=True)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("generate", help="synthetic shop data as source files")
+    p.add_argument("--out", required=True)
+    p.add_argument("--users", type=int, default=2000)
+    p.add_argument("--items", type=int, default=500)
+    p.add_argument("--days", type=int, default=7)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--start-date", default="2026-11-01")
+    p.add_argument("--dirty-rate", type=float, default=0.0)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("ingest", help="one source into bronze")
+    p.add_argument("--source", required=True, help="format: canonical, segment, rees46, completejourney")
+    p.add_argument("--path", required=True, help="events input ('builtin' for packaged Complete Journey)")
+    p.add_argument("--catalog", help="catalog input, if the format has one")
+    p.add_argument("--name", help="source name in bronze (default: the format)")
+    _add_conf(p, required=False)
+    p.add_argument("--date", required=True)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("status", help="what each stage did for a date")
+    _add_conf(p, required=False)
+    p.add_argument("--date", required=True)
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def _spark_error_line(err: BaseException) -> str | None:
+    """One line for Spark's own errors about input (a missing path, a bad file)."""
+    name = type(err).__name__
+    if name in ("AnalysisException", "IllegalArgumentException", "PySparkException"):
+        first = (str(err).strip().splitlines() or [name])[0]
+        return f"spark: {first[:300]}"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``shoprec`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("py4j", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ShoprecError as err:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"shoprec: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("shoprec: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.verbose:
+            traceback.print_exc()
+        line = _spark_error_line(err)
+        if line is not None:
+            print(f"shoprec: error: {line}", file=sys.stderr)
+            return 2
+        print(f"shoprec: internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+              "(rerun with --verbose for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+

@@ -1,0 +1,224 @@
+"""Typed configuration: YAML files in conf/, validated on load.
+
+A configuration is a base file plus an environment overlay. An overlay names its
+base with ``extends:`` (a path relative to the overlay), and its keys are merged
+into the base's, mapping by mapping::
+
+    # conf/local.yaml
+    extends: base.yaml
+    lake:
+      root: ./lake
+
+Every section is a pydantic model that forbids unknown keys, so a typo is an error
+naming the key instead of a setting silently ignored. Values reach library
+functions as explicit arguments; nothing reads a global settings object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shoprec.errors import ConfigError
+
+SourceFormat = Literal["canonical", "segment", "rees46", "completejourney"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(_Section):
+    """How the Spark session is built; ``master: null`` leaves it to spark-submit."""
+
+    master: str | None = "local[2]"
+    app_name: str = "shoprec"
+    driver_memory: str = "6g"
+    # Folder of jars (Delta Lake's) handed to spark.jars; setup fills build/jars.
+    # On a cluster leave it null and pass --packages or use the platform's Delta.
+    jars_dir: str | None = "build/jars"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class LakeConfig(_Section):
+    """Where the Delta tables live: a local folder or an object-store URI."""
+
+    root: str = "lake"
+    # GX data docs are static HTML on a local disk; null puts them under the lake
+    # root when that is local.
+    data_docs_dir: str | None = None
+
+
+class SourceConfig(_Section):
+    """One input feed. ``{date}`` in a path is replaced by the run date."""
+
+    name: str
+    format: SourceFormat
+    events: str | None = None
+    catalog: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, v: str) -> str:
+        if not v.replace("_", "").isalnum():
+            raise ValueError(f"must be letters, digits and _, got {v!r}")
+        return v
+
+
+class BotRules(_Section):
+    """A user is a bot on a day when any rule matches."""
+
+    max_events_per_user_per_day: int = Field(default=2000, gt=0)
+    max_events_per_user_per_minute: int = Field(default=60, gt=0)
+    user_agent_patterns: list[str] = Field(
+        default_factory=lambda: ["(?i)(bot|crawler|spider|slurp|headless)"]
+    )
+
+
+class CleaningConfig(_Section):
+    """Bronze to silver rules."""
+
+    session_gap_minutes: int = Field(default=30, gt=0)
+    # Events older than this many days before the run date are quarantined.
+    max_lateness_days: int = Field(default=3, ge=0)
+    # Events after the end of the run date, beyond this tolerance, are quarantined.
+    future_tolerance_minutes: int = Field(default=60, ge=0)
+    # How far back silver is searched for an event id seen before.
+    dedup_lookback_days: int = Field(default=7, ge=0)
+    bots: BotRules = Field(default_factory=BotRules)
+
+
+class PrivacyConfig(_Section):
+    """Pseudonymization of user ids. The key comes from the environment or conf."""
+
+    key_env_var: str = "SHOPREC_PSEUDONYMIZATION_KEY"
+    key: str | None = None
+
+    def resolve_key(self) -> str:
+        """The key: the environment variable first, then conf; never a code default."""
+        key = os.environ.get(self.key_env_var) or self.key
+        if not key:
+            raise ConfigError(
+                f"privacy.key: no pseudonymization key; set ${self.key_env_var} "
+                "or privacy.key in the config"
+            )
+        if len(key) < 16:
+            raise ConfigError("privacy.key: pseudonymization key must be at least 16 characters")
+        return key
+
+
+class VolumeCheck(_Section):
+    """Today's accepted rows against the median of recent days."""
+
+    lookback_days: int = Field(default=7, gt=0)
+    min_history_days: int = Field(default=3, ge=1)
+    min_ratio: float = Field(default=0.2, ge=0)
+    max_ratio: float = Field(default=5.0, gt=0)
+
+
+class QualityConfig(_Section):
+    """Great Expectations thresholds; blocking failures stop the run."""
+
+    max_quarantine_rate: float = Field(default=0.25, ge=0, le=1)
+    freshness_hours: int = Field(default=48, gt=0)
+    volume: VolumeCheck = Field(default_factory=VolumeCheck)
+
+
+class DemoConfig(_Section):
+    """The embedded synthetic shop that ``shoprec demo`` generates and runs."""
+
+    out_dir: str = "data/synthetic"
+    users: int = Field(default=2000, gt=0)
+    items: int = Field(default=500, gt=0)
+    days: int = Field(default=5, gt=0)
+    seed: int = 42
+    start_date: str = "2026-11-01"
+    dirty_rate: float = Field(default=0.02, ge=0, le=1)
+
+
+class Settings(_Section):
+    """The whole configuration."""
+
+    env: str = "local"
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+    lake: LakeConfig = Field(default_factory=LakeConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_source_names(cls, v: list[SourceConfig]) -> list[SourceConfig]:
+        names = [s.name for s in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique, repeated: {', '.join(dupes)}")
+        return v
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """A copy with nested keys replaced, validated like a file would be."""
+        return _validate(deep_merge(self.model_dump(), overrides), "<overrides>")
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``overlay`` into ``base``: mappings recursively, everything else replaced."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: 'extends' forms a cycle")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{where}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends must be a file name")
+    base = _read_yaml(path.parent / parent, (*seen, path.resolve()))
+    return deep_merge(base, data)
+
+
+def _validate(data: dict[str, Any], source: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "<root>"
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key"
+        else:
+            msg = first["msg"]
+        raise ConfigError(f"{source}: {key}: {msg}") from None
+
+
+def load_settings(path: str | os.PathLike[str] | None) -> Settings:
+    """Load and validate a config file (following ``extends``); ``None`` gives defaults.
+
+    >>> load_settings(None).spark.master
+    'local[2]'
+    """
+    if path is None:
+        return Settings()
+    p = Path(path)
+    return _validate(_read_yaml(p), str(p))

@@ -1,0 +1,1 @@
+"""Ingest: source feeds into bronze, every record kept as received."""

@@ -1,0 +1,1 @@
+"""Pipeline: the nightly stages, their run records, and the demo that chains them."""

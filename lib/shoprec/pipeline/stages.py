@@ -1,0 +1,405 @@
+"""The nightly stages: which tables each reads and writes, for one run date.
+
+This is the I/O edge of the pipeline. Each stage reads its inputs through the
+:class:`~shoprec.lake.Lake`, calls the pure transforms of its package, writes a
+date's partition in one commit per table, and leaves an ops.runs record.
+
+* ``ingest``: source feeds -> bronze.events, bronze.catalog (as received)
+* ``validate``: bronze -> silver.items, silver.events, silver.quarantine, gated by
+  Great Expectations; a blocking failure writes nothing to silver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import statistics
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from shoprec import schemas as S
+from shoprec.clean.events import flag_bots, flag_unknown_items, mark_duplicates, to_silver_events, type_events
+from shoprec.clean.items import mark_duplicate_items, to_silver_items, type_items
+from shoprec.clean.quarantine import to_quarantine
+from shoprec.config import Settings, SourceConfig
+from shoprec.errors import InputError, ValidationFailed
+from shoprec.ingest.bronze import to_bronze
+from shoprec.ingest.formats import get_format
+from shoprec.lake import Lake
+from shoprec.pipeline.runs import stage_run, utcnow
+from shoprec.quality import suites
+from shoprec.quality.runner import Outcome, Validator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a stage needs to know about the run it is part of."""
+
+    spark: SparkSession
+    lake: Lake
+    settings: Settings
+    run_date: dt.date
+    run_id: str
+
+    @classmethod
+    def create(cls, spark: SparkSession, settings: Settings, run_date: dt.date, run_id: str) -> RunContext:
+        return cls(spark, Lake(spark, settings.lake.root), settings, run_date, run_id)
+
+
+@dataclass
+class StageReport:
+    """What a stage did, for the run summary."""
+
+    stage: str
+    run_date: dt.date
+    tables: dict[str, int] = field(default_factory=dict)  # table -> rows written
+    counts: dict[str, int] = field(default_factory=dict)
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    validations: list[dict[str, Any]] = field(default_factory=list)
+    data_docs: str | None = None
+
+
+# ====================================================================== ingest
+def _resolve(template: str, run_date: dt.date) -> str:
+    return template.replace("{date}", run_date.isoformat())
+
+
+def ingest_source(ctx: RunContext, source: SourceConfig, index: int = 0) -> dict[str, int]:
+    """One source's files for the run date -> bronze. Returns rows written per table."""
+    fmt = get_format(source.format)
+    where = {S.INGEST_DATE: ctx.run_date, S.SOURCE: source.name}
+    stamps = {
+        "source": source.name,
+        "source_format": source.format,
+        "run_id": ctx.run_id,
+        "ingest_date": ctx.run_date,
+        "ingested_at": utcnow(),
+    }
+    written: dict[str, int] = {}
+    plan = [("bronze.events", source.events, fmt.read_events, "events")]
+    if source.catalog is not None and fmt.read_catalog is not None:
+        plan.append(("bronze.catalog", source.catalog, fmt.read_catalog, "catalog"))
+    for table_name, template, reader, key in plan:
+        if template is None:
+            raise InputError(f"sources[{index}].{key} ({source.name}): no path configured")
+        try:
+            raw = reader(ctx.spark, _resolve(template, ctx.run_date))
+        except InputError as err:
+            raise InputError(f"sources[{index}].{key} ({source.name}): {err}") from None
+        if fmt.events_have_day and table_name == "bronze.events":
+            raw = raw.where(F.col("_day") == F.lit(ctx.run_date)).drop("_day")
+        ctx.lake.replace(to_bronze(raw, **stamps), table_name, where=where)
+        written[table_name] = _partition_count(ctx.lake, table_name, where)
+    return written
+
+
+def _partition_count(lake: Lake, name: str, where: dict[str, Any]) -> int:
+    df = lake.read(name)
+    for col, value in where.items():
+        df = df.where(F.col(col) == F.lit(value))
+    return df.count()
+
+
+def ingest(ctx: RunContext, sources: list[SourceConfig] | None = None) -> StageReport:
+    """Every configured source (or those given) for the run date into bronze."""
+    chosen = ctx.settings.sources if sources is None else sources
+    if not chosen:
+        raise InputError("sources: no source configured (add one under sources: in the config)")
+    report = StageReport("ingest", ctx.run_date)
+    with stage_run(ctx.lake, ctx.run_id, ctx.run_date, "ingest") as rec:
+        for i, source in enumerate(chosen):
+            for table_name, rows in ingest_source(ctx, source, i).items():
+                report.tables[table_name] = report.tables.get(table_name, 0) + rows
+        rec.rows_out = report.tables.get("bronze.events", 0)
+    return report
+
+
+# ==================================================================== validate
+def _day(df: DataFrame, col: str, day: dt.date) -> DataFrame:
+    return df.where(F.col(col) == F.lit(day))
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    return reduce(lambda a, b: a.unionByName(b), frames)
+
+
+def _clean_items(ctx: RunContext, bronze_cat: DataFrame, bronze_ev: DataFrame, sources: list[tuple[str, str]]) -> DataFrame:
+    frames = []
+    for name, fmt_name in sources:
+        fmt = get_format(fmt_name)
+        fields = fmt.items_to_fields(
+            bronze_cat.where(F.col(S.SOURCE) == name), bronze_ev.where(F.col(S.SOURCE) == name)
+        )
+        frames.append(type_items(fields).withColumn(S.SOURCE, F.lit(name)))
+    return _union(frames)
+
+
+def _clean_events(ctx: RunContext, bronze_ev: DataFrame, sources: list[tuple[str, str]]) -> DataFrame:
+    rules = ctx.settings.cleaning
+    frames = []
+    for name, fmt_name in sources:
+        fields = get_format(fmt_name).events_to_fields(bronze_ev.where(F.col(S.SOURCE) == name))
+        typed = type_events(
+            fields,
+            run_date=ctx.run_date,
+            max_lateness_days=rules.max_lateness_days,
+            future_tolerance_minutes=rules.future_tolerance_minutes,
+        )
+        frames.append(typed.withColumn(S.SOURCE, F.lit(name)))
+    return _union(frames)
+
+
+def _volume_ratio(ctx: RunContext, accepted: int) -> float | None:
+    """Today's accepted events over the median of recent successful days, if enough."""
+    vol = ctx.settings.quality.volume
+    start = ctx.run_date - dt.timedelta(days=vol.lookback_days)
+    runs = ctx.lake.read("ops.runs").where(
+        (F.col("stage") == "validate")
+        & (F.col("status") == "success")
+        & (F.col("run_date") >= F.lit(start))
+        & (F.col("run_date") < F.lit(ctx.run_date))
+    )
+    latest = runs.groupBy("run_date").agg(F.max_by("rows_out", "ended_at").alias("rows")).collect()
+    history = [int(r["rows"]) for r in latest if r["rows"] is not None]
+    if len(history) < vol.min_history_days:
+        return None
+    median = statistics.median(history)
+    return accepted / median if median > 0 else None
+
+
+def _docs_root(ctx: RunContext) -> str | None:
+    if ctx.settings.lake.data_docs_dir is not None:
+        return ctx.settings.lake.data_docs_dir
+    root = ctx.lake.root
+    return None if "://" in root else str(Path(root) / "_quality" / "gx")
+
+
+@dataclass
+class CleanDay:
+    """One day's silver candidates (persisted) and how the input was accounted for."""
+
+    items: DataFrame
+    events: DataFrame
+    quarantine: DataFrame
+    received_events: int
+    duplicate_events: int
+    quarantined_events: int
+    received_items: int
+    duplicate_items: int
+    quarantined_items: int
+
+    def unpersist(self) -> None:
+        for df in (self.items, self.events, self.quarantine):
+            df.unpersist()
+
+
+def _persist(df: DataFrame) -> DataFrame:
+    return df.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def clean_day(
+    ctx: RunContext, bronze_ev: DataFrame, bronze_cat: DataFrame, sources: list[tuple[str, str]]
+) -> CleanDay:
+    """Apply every cleaning rule to one day of bronze; nothing is written here."""
+    day, rules = ctx.run_date, ctx.settings.cleaning
+    stamps = {"run_id": ctx.run_id, "ingest_date": day, "quarantined_at": utcnow()}
+
+    items = _persist(_clean_items(ctx, bronze_cat, bronze_ev, sources))
+    ok_items = _persist(mark_duplicate_items(items.where(F.col(S.REASON).isNull())))
+    silver_items = _persist(
+        to_silver_items(ok_items.where(~F.col("_duplicate")), snapshot_date=day, run_id=ctx.run_id)
+    )
+    known = silver_items.select(S.ITEM_ID).unionByName(
+        ctx.lake.read("silver.items").where(F.col(S.SNAPSHOT_DATE) < F.lit(day)).select(S.ITEM_ID)
+    )
+
+    events = _clean_events(ctx, bronze_ev, sources)
+    events = _persist(flag_bots(flag_unknown_items(events, known), rules.bots))
+    seen = ctx.lake.read("silver.events").where(
+        (F.col(S.INGEST_DATE) < F.lit(day))
+        & (F.col(S.INGEST_DATE) >= F.lit(day - dt.timedelta(days=rules.dedup_lookback_days)))
+    )
+    ok_events = _persist(mark_duplicates(events.where(F.col(S.REASON).isNull()), seen))
+    silver_events = _persist(
+        to_silver_events(
+            ok_events.where(~F.col("_duplicate")),
+            key=ctx.settings.privacy.resolve_key(),
+            gap_minutes=rules.session_gap_minutes,
+            run_date=day,
+            run_id=ctx.run_id,
+        )
+    )
+    quarantine = _persist(
+        to_quarantine(items.where(F.col(S.REASON).isNotNull()), entity="item", **stamps).unionByName(
+            to_quarantine(events.where(F.col(S.REASON).isNotNull()), entity="event", **stamps)
+        )
+    )
+    by_entity = {r[S.ENTITY]: r["count"] for r in quarantine.groupBy(S.ENTITY).count().collect()}
+    result = CleanDay(
+        items=silver_items,
+        events=silver_events,
+        quarantine=quarantine,
+        received_events=events.count(),
+        duplicate_events=ok_events.where(F.col("_duplicate")).count(),
+        quarantined_events=int(by_entity.get("event", 0)),
+        received_items=items.count(),
+        duplicate_items=ok_items.where(F.col("_duplicate")).count(),
+        quarantined_items=int(by_entity.get("item", 0)),
+    )
+    accepted = silver_events.count()
+    if result.received_events != accepted + result.quarantined_events + result.duplicate_events:
+        raise RuntimeError(
+            f"event accounting broken on {day}: received {result.received_events} != accepted "
+            f"{accepted} + quarantined {result.quarantined_events} + duplicates {result.duplicate_events}"
+        )
+    for df in (items, ok_items, events, ok_events):
+        df.unpersist()
+    return result
+
+
+def _run_metrics(ctx: RunContext, clean: CleanDay, accepted: int) -> DataFrame:
+    """The one-row frame the run.metrics suite checks."""
+    latest = clean.events.agg(F.max(S.EVENT_TS)).first()[0]  # type: ignore[index]
+    end_of_day = dt.datetime.combine(ctx.run_date + dt.timedelta(days=1), dt.time(), dt.UTC)
+    hours = (end_of_day - latest.replace(tzinfo=dt.UTC)).total_seconds() / 3600 if latest else None
+    rate = clean.quarantined_events / clean.received_events if clean.received_events else 0.0
+    row = {
+        "received_events": clean.received_events,
+        "accepted_events": accepted,
+        "quarantined_events": clean.quarantined_events,
+        "duplicate_events": clean.duplicate_events,
+        "quarantine_rate": float(rate),
+        "hours_since_latest_event": hours,
+        "volume_ratio": _volume_ratio(ctx, accepted),
+    }
+    schema = (
+        "received_events long, accepted_events long, quarantined_events long, "
+        "duplicate_events long, quarantine_rate double, hours_since_latest_event double, "
+        "volume_ratio double"
+    )
+    return ctx.spark.createDataFrame([tuple(row.values())], schema)
+
+
+def _keep_results(ctx: RunContext, outcomes: list[Outcome], report: StageReport) -> None:
+    """Results JSON under the lake, one ops.validations row per suite, the summary."""
+    now = utcnow()
+    rows = []
+    for o in outcomes:
+        path = ctx.lake.write_json(
+            f"_quality/results/{ctx.run_date.isoformat()}/{o.suite}.json", o.result
+        )
+        rows.append(
+            {
+                "run_id": ctx.run_id,
+                "run_date": ctx.run_date,
+                "table_name": o.suite,
+                "suite": o.suite,
+                "success": not o.blocking,
+                "blocking_failures": len(o.blocking_failures),
+                "evaluated": o.evaluated,
+                "failed_expectations": [*o.blocking_failures, *o.warnings],
+                "result_json": o.to_json(),
+                "validated_at": now,
+            }
+        )
+        report.validations.append(
+            {"suite": o.suite, "status": o.status, "failures": [*o.blocking_failures, *o.warnings], "json": path}
+        )
+    ctx.lake.append_rows(rows, "ops.validations")
+
+
+def _gate(ctx: RunContext, validator: Validator, outcomes: list[Outcome], report: StageReport) -> str:
+    """Keep the results; raise :class:`ValidationFailed` on a blocking failure."""
+    _keep_results(ctx, outcomes, report)
+    report.data_docs = validator.build_docs()
+    failed = [o for o in outcomes if o.blocking]
+    if failed:
+        first = failed[0]
+        more = sum(len(o.blocking_failures) for o in failed) - 1
+        extra = f" (+{more} more)" if more else ""
+        raise ValidationFailed(
+            f"validation failed for {ctx.run_date}: {first.suite}: {first.blocking_failures[0]}{extra}; "
+            f"nothing written to silver; results in {ctx.lake.file_path('_quality', 'results', ctx.run_date.isoformat())}"
+        )
+    return "warning" if any(o.warnings for o in outcomes) else "passed"
+
+
+def validate(ctx: RunContext) -> StageReport:
+    """Bronze of the run date -> silver, all or nothing behind the quality gate."""
+    report = StageReport("validate", ctx.run_date)
+    lake, day, q = ctx.lake, ctx.run_date, ctx.settings.quality
+    with stage_run(lake, ctx.run_id, day, "validate") as rec:
+        bronze_ev = _persist(_day(lake.read("bronze.events"), S.INGEST_DATE, day))
+        bronze_cat = _persist(_day(lake.read("bronze.catalog"), S.INGEST_DATE, day))
+        pairs = bronze_ev.select(S.SOURCE, S.SOURCE_FORMAT).union(
+            bronze_cat.select(S.SOURCE, S.SOURCE_FORMAT)
+        )
+        sources = sorted({(r[0], r[1]) for r in pairs.distinct().collect()})
+        names = [s for s, _ in sources]
+        validator = Validator(_docs_root(ctx))
+        outcomes = [validator.validate(bronze_ev, suites.bronze_suite("bronze.events", day, names))]
+        if not sources:
+            rec.validation = "failed"
+            _gate(ctx, validator, outcomes, report)  # raises: an empty day is blocking
+        outcomes.append(validator.validate(bronze_cat, suites.bronze_suite("bronze.catalog", day, names)))
+
+        clean = clean_day(ctx, bronze_ev, bronze_cat, sources)
+        accepted = clean.events.count()
+        metrics = _run_metrics(ctx, clean, accepted)
+        vol = q.volume
+        outcomes += [
+            validator.validate(clean.events, suites.silver_events_suite(day, ctx.settings.cleaning.max_lateness_days)),
+            validator.validate(clean.items, suites.silver_items_suite()),
+            validator.validate(clean.quarantine, suites.quarantine_suite()),
+            validator.validate(
+                metrics,
+                suites.run_metrics_suite(
+                    max_quarantine_rate=q.max_quarantine_rate,
+                    freshness_hours=q.freshness_hours,
+                    min_volume_ratio=vol.min_ratio,
+                    max_volume_ratio=vol.max_ratio,
+                ),
+            ),
+        ]
+        rec.rows_in = clean.received_events
+        rec.rows_quarantined = clean.quarantined_events
+        rec.rows_duplicate = clean.duplicate_events
+        try:
+            rec.validation = _gate(ctx, validator, outcomes, report)
+        except ValidationFailed:
+            rec.validation = "failed"
+            raise
+
+        lake.replace(clean.items, "silver.items", where={S.SNAPSHOT_DATE: day})
+        lake.replace(clean.events, "silver.events", where={S.INGEST_DATE: day})
+        lake.replace(clean.quarantine, "silver.quarantine", where={S.INGEST_DATE: day})
+        rec.rows_out = accepted
+
+        reasons = clean.quarantine.groupBy(S.REASON).count().collect()
+        report.quarantined_by_reason = {r[S.REASON]: int(r["count"]) for r in reasons}
+        report.tables = {
+            "silver.events": accepted,
+            "silver.items": clean.items.count(),
+            "silver.quarantine": clean.quarantined_events + clean.quarantined_items,
+        }
+        report.counts = {
+            "received_events": clean.received_events,
+            "accepted_events": accepted,
+            "quarantined_events": clean.quarantined_events,
+            "duplicate_events": clean.duplicate_events,
+            "received_items": clean.received_items,
+            "duplicate_items": clean.duplicate_items,
+            "quarantined_items": clean.quarantined_items,
+        }
+        clean.unpersist()
+        bronze_ev.unpersist()
+        bronze_cat.unpersist()
+    return report

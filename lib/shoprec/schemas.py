@@ -1,0 +1,299 @@
+"""The one schema vocabulary: column names, allowed values and a StructType per table.
+
+Every module names columns through this file. A table's layer is in its name
+(``bronze.events``, ``silver.events``, ``gold.user_recommendations``), and the
+:data:`TABLES` registry says how each table is partitioned and keyed; the lake
+module resolves names to paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DateType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+# ---------------------------------------------------------------- event types
+VIEW = "view"
+ADD_TO_CART = "add_to_cart"
+REMOVE_FROM_CART = "remove_from_cart"
+PURCHASE = "purchase"
+SEARCH = "search"
+SEARCH_CLICK = "search_click"
+EVENT_TYPES: tuple[str, ...] = (VIEW, ADD_TO_CART, REMOVE_FROM_CART, PURCHASE, SEARCH, SEARCH_CLICK)
+# Event types that are about one item (the others carry a query).
+ITEM_EVENT_TYPES: tuple[str, ...] = (VIEW, ADD_TO_CART, REMOVE_FROM_CART, PURCHASE, SEARCH_CLICK)
+QUANTITY_EVENT_TYPES: tuple[str, ...] = (ADD_TO_CART, REMOVE_FROM_CART, PURCHASE)
+
+# ------------------------------------------------------------- quarantine reasons
+MALFORMED_RECORD = "malformed_record"  # not parseable in its source format
+MISSING_FIELD = "missing_required_field"
+INVALID_TYPE = "invalid_type"  # a field present but not convertible to its type
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+BAD_TIMESTAMP = "bad_timestamp"
+FUTURE_TIMESTAMP = "future_timestamp"
+STALE_TIMESTAMP = "stale_timestamp"
+NEGATIVE_PRICE = "negative_price"
+INVALID_QUANTITY = "invalid_quantity"
+UNKNOWN_ITEM = "unknown_item"
+BOT_TRAFFIC = "bot_traffic"
+REASONS: tuple[str, ...] = (
+    MALFORMED_RECORD,
+    MISSING_FIELD,
+    INVALID_TYPE,
+    UNKNOWN_EVENT_TYPE,
+    BAD_TIMESTAMP,
+    FUTURE_TIMESTAMP,
+    STALE_TIMESTAMP,
+    NEGATIVE_PRICE,
+    INVALID_QUANTITY,
+    UNKNOWN_ITEM,
+    BOT_TRAFFIC,
+)
+
+# ------------------------------------------------------------------- columns
+EVENT_ID = "event_id"
+EVENT_TYPE = "event_type"
+USER_ID = "user_id"
+SESSION_ID = "session_id"
+ITEM_ID = "item_id"
+QUANTITY = "quantity"
+PRICE = "price"
+CURRENCY = "currency"
+QUERY = "query"
+RESULTS = "results"
+SEARCH_ID = "search_id"
+POSITION = "position"
+EVENT_TS = "event_ts"
+EVENT_DATE = "event_date"
+USER_AGENT = "user_agent"
+
+TITLE = "title"
+DESCRIPTION = "description"
+CATEGORY_PATH = "category_path"
+BRAND = "brand"
+AVAILABLE = "available"
+ADDED_DATE = "added_date"
+SNAPSHOT_DATE = "snapshot_date"
+
+RECORD = "record"  # a raw record exactly as received
+SOURCE = "source"  # the configured source name
+SOURCE_FORMAT = "source_format"
+SOURCE_FILE = "source_file"
+INGEST_DATE = "ingest_date"
+INGESTED_AT = "ingested_at"
+RUN_ID = "run_id"
+
+REASON = "reason"
+DETAIL = "detail"
+ENTITY = "entity"  # which kind of record was quarantined: event or item
+QUARANTINED_AT = "quarantined_at"
+
+# Personal data that may arrive in bronze and must never pass it.
+PII_FIELDS: tuple[str, ...] = ("email", "ip", "name", "first_name", "last_name", "phone", "address")
+
+
+def _s(*fields: tuple[str, DataType, bool]) -> StructType:
+    return StructType([StructField(n, t, nullable) for n, t, nullable in fields])
+
+
+BRONZE = _s(
+    (RECORD, StringType(), True),
+    (SOURCE, StringType(), False),
+    (SOURCE_FORMAT, StringType(), False),
+    (SOURCE_FILE, StringType(), True),
+    (INGESTED_AT, TimestampType(), False),
+    (RUN_ID, StringType(), False),
+    (INGEST_DATE, DateType(), False),
+)
+
+# What every source adapter turns a bronze record into, before cleaning rules.
+# user_agent is kept here for bot rules and dropped before silver.
+CANONICAL_EVENT = _s(
+    (EVENT_ID, StringType(), True),
+    (EVENT_TYPE, StringType(), True),
+    (USER_ID, StringType(), True),
+    (SESSION_ID, StringType(), True),
+    (ITEM_ID, StringType(), True),
+    (QUANTITY, IntegerType(), True),
+    (PRICE, DoubleType(), True),
+    (CURRENCY, StringType(), True),
+    (QUERY, StringType(), True),
+    (RESULTS, ArrayType(StringType()), True),
+    (SEARCH_ID, StringType(), True),
+    (POSITION, IntegerType(), True),
+    (EVENT_TS, TimestampType(), True),
+    (USER_AGENT, StringType(), True),
+)
+
+SILVER_EVENTS = _s(
+    (EVENT_ID, StringType(), False),
+    (EVENT_TYPE, StringType(), False),
+    (USER_ID, StringType(), False),
+    (SESSION_ID, StringType(), False),
+    (ITEM_ID, StringType(), True),
+    (QUANTITY, IntegerType(), True),
+    (PRICE, DoubleType(), True),
+    (CURRENCY, StringType(), True),
+    (QUERY, StringType(), True),
+    (RESULTS, ArrayType(StringType()), True),
+    (SEARCH_ID, StringType(), True),
+    (POSITION, IntegerType(), True),
+    (EVENT_TS, TimestampType(), False),
+    (EVENT_DATE, DateType(), False),
+    (SOURCE, StringType(), False),
+    (RUN_ID, StringType(), False),
+    (INGEST_DATE, DateType(), False),
+)
+
+CANONICAL_ITEM = _s(
+    (ITEM_ID, StringType(), True),
+    (TITLE, StringType(), True),
+    (DESCRIPTION, StringType(), True),
+    (CATEGORY_PATH, StringType(), True),
+    (BRAND, StringType(), True),
+    (PRICE, DoubleType(), True),
+    (CURRENCY, StringType(), True),
+    (AVAILABLE, BooleanType(), True),
+    (ADDED_DATE, DateType(), True),
+)
+
+SILVER_ITEMS = _s(
+    (ITEM_ID, StringType(), False),
+    (TITLE, StringType(), False),
+    (DESCRIPTION, StringType(), True),
+    (CATEGORY_PATH, StringType(), False),
+    (BRAND, StringType(), True),
+    (PRICE, DoubleType(), True),
+    (CURRENCY, StringType(), True),
+    (AVAILABLE, BooleanType(), False),
+    (ADDED_DATE, DateType(), True),
+    (SOURCE, StringType(), False),
+    (RUN_ID, StringType(), False),
+    (SNAPSHOT_DATE, DateType(), False),
+)
+
+QUARANTINE = _s(
+    (ENTITY, StringType(), False),
+    (SOURCE, StringType(), False),
+    (REASON, StringType(), False),
+    (DETAIL, StringType(), True),
+    (RECORD, StringType(), True),
+    (SOURCE_FILE, StringType(), True),
+    (RUN_ID, StringType(), False),
+    (QUARANTINED_AT, TimestampType(), False),
+    (INGEST_DATE, DateType(), False),
+)
+
+RUNS = _s(
+    (RUN_ID, StringType(), False),
+    ("run_date", DateType(), False),
+    ("stage", StringType(), False),
+    ("status", StringType(), False),
+    ("started_at", TimestampType(), False),
+    ("ended_at", TimestampType(), True),
+    ("rows_in", LongType(), True),
+    ("rows_out", LongType(), True),
+    ("rows_quarantined", LongType(), True),
+    ("rows_duplicate", LongType(), True),
+    ("validation", StringType(), True),
+    ("model_version", StringType(), True),
+    ("message", StringType(), True),
+)
+
+VALIDATIONS = _s(
+    (RUN_ID, StringType(), False),
+    ("run_date", DateType(), False),
+    ("table_name", StringType(), False),
+    ("suite", StringType(), False),
+    ("success", BooleanType(), False),
+    ("blocking_failures", IntegerType(), False),
+    ("evaluated", IntegerType(), False),
+    ("failed_expectations", ArrayType(StringType()), False),
+    ("result_json", StringType(), False),
+    ("validated_at", TimestampType(), False),
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one lake table is laid out.
+
+    ``partition_by`` is also the unit a rerun replaces: writing a date's rows
+    replaces exactly that partition (Delta ``replaceWhere``).
+    """
+
+    name: str
+    schema: StructType
+    partition_by: tuple[str, ...] = ()
+    keys: tuple[str, ...] = field(default_factory=tuple)
+    description: str = ""
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        TableSpec(
+            "bronze.events",
+            BRONZE,
+            (INGEST_DATE, SOURCE),
+            description="every event record as received, one row per record",
+        ),
+        TableSpec(
+            "bronze.catalog",
+            BRONZE,
+            (INGEST_DATE, SOURCE),
+            description="every catalog record as received",
+        ),
+        TableSpec(
+            "silver.events",
+            SILVER_EVENTS,
+            (INGEST_DATE,),
+            (EVENT_ID,),
+            "typed, deduplicated, pseudonymized, sessionized events",
+        ),
+        TableSpec(
+            "silver.items",
+            SILVER_ITEMS,
+            (SNAPSHOT_DATE,),
+            (ITEM_ID, SNAPSHOT_DATE),
+            "the catalog as of each day",
+        ),
+        TableSpec(
+            "silver.quarantine",
+            QUARANTINE,
+            (INGEST_DATE,),
+            description="every rejected record with its reason code",
+        ),
+        TableSpec("ops.runs", RUNS, ("run_date",), description="one row per stage run"),
+        TableSpec(
+            "ops.validations",
+            VALIDATIONS,
+            ("run_date",),
+            description="Great Expectations results per table and run",
+        ),
+    )
+}
+
+
+def table(name: str) -> TableSpec:
+    """The spec of a lake table by its ``layer.name``."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(sorted(TABLES))}") from None
