@@ -28,7 +28,9 @@ def test_repo_configs_load() -> None:
 
 def test_overlay_merges_mappings(tmp_path: Path) -> None:
     write(tmp_path / "base.yaml", "cleaning:\n  session_gap_minutes: 20\n  max_lateness_days: 2\n")
-    overlay = write(tmp_path / "env.yaml", "extends: base.yaml\ncleaning:\n  max_lateness_days: 5\n")
+    overlay = write(
+        tmp_path / "env.yaml", "extends: base.yaml\ncleaning:\n  max_lateness_days: 5\n"
+    )
     s = load_settings(overlay)
     assert (s.cleaning.session_gap_minutes, s.cleaning.max_lateness_days) == (20, 5)
 
@@ -67,7 +69,7 @@ def test_key_comes_from_environment_first(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_no_key_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHOPREC_PSEUDONYMIZATION_KEY", raising=False)
-    with pytest.raises(ConfigError, match="privacy.key"):
+    with pytest.raises(ConfigError, match=r"privacy\.key"):
         Settings().privacy.resolve_key()
 
 

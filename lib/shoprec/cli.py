@@ -58,7 +58,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise ShoprecError(f"generate: {err}") from None
-    report = generate_shop(spec, Path(args.out))
+    report = generate_shop(spec, Path(args.out), overwrite=args.overwrite)
     print(f"generated {report.events_written:,} events over {spec.days} days into {args.out}")
     return 0
 
@@ -84,10 +84,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     d = settings.demo
     start = parse_run_date(d.start_date)
     spec = ShopSpec(
-        users=d.users, items=d.items, days=d.days, seed=d.seed, start_date=start, dirty_rate=d.dirty_rate
+        users=d.users,
+        items=d.items,
+        days=d.days,
+        seed=d.seed,
+        start_date=start,
+        dirty_rate=d.dirty_rate,
     )
-    print(f"demo: generating a synthetic shop ({d.users} users, {d.items} items, {d.days} days) in {d.out_dir}")
-    generate_shop(spec, Path(d.out_dir))
+    print(
+        f"demo: generating a synthetic shop ({d.users} users, {d.items} items, {d.days} days) in {d.out_dir}"
+    )
+    generate_shop(spec, Path(d.out_dir), overwrite=True)
     settings = settings.with_overrides(
         {"sources": [s.model_dump() for s in demo_sources(settings)]}
     )
@@ -95,7 +102,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     nights = []
     for day in date_range(start, d.days):
         print(f"demo: {day} ", end="", flush=True)
-        nights.append(run_nightly(spark, settings, day, on_stage=lambda s: print(s, end=" ", flush=True)))
+        nights.append(
+            run_nightly(spark, settings, day, on_stage=lambda s: print(s, end=" ", flush=True))
+        )
         print("done")
     print()
     print(summary.render(Lake(spark, settings.lake.root), nights))
@@ -155,16 +164,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     day = parse_run_date(args.date)
     lake = Lake(_spark(settings), settings.lake.root)
     rows = (
-        lake.read("ops.runs")
-        .where(F.col("run_date") == F.lit(day))
-        .orderBy("started_at")
-        .collect()
+        lake.read("ops.runs").where(F.col("run_date") == F.lit(day)).orderBy("started_at").collect()
     )
     if not rows:
         print(f"no runs recorded for {day}")
         return 1
-    print(f"{'stage':<10} {'status':<8} {'started (UTC)':<20} {'secs':>6} {'in':>10} {'out':>10} "
-          f"{'quar.':>8} {'dup.':>7}  validation  run id")
+    print(
+        f"{'stage':<10} {'status':<8} {'started (UTC)':<20} {'secs':>6} {'in':>10} {'out':>10} "
+        f"{'quar.':>8} {'dup.':>7}  validation  run id"
+    )
     for r in rows:
         secs = (r["ended_at"] - r["started_at"]).total_seconds() if r["ended_at"] else float("nan")
         print(
@@ -182,7 +190,9 @@ def _add_conf(p: argparse.ArgumentParser, required: bool) -> None:
     if required:
         p.add_argument("--conf", required=True, help="config file (YAML, see conf/)")
     else:
-        p.add_argument("--conf", default=_default_conf(), help=f"config file (default {DEFAULT_CONF})")
+        p.add_argument(
+            "--conf", default=_default_conf(), help=f"config file (default {DEFAULT_CONF})"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,11 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--start-date", default="2026-11-01")
     p.add_argument("--dirty-rate", type=float, default=0.0)
+    p.add_argument("--overwrite", action="store_true", help="replace a shop already in --out")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("ingest", help="one source into bronze")
-    p.add_argument("--source", required=True, help="format: canonical, segment, rees46, completejourney")
-    p.add_argument("--path", required=True, help="events input ('builtin' for packaged Complete Journey)")
+    p.add_argument(
+        "--source", required=True, help="format: canonical, segment, rees46, completejourney"
+    )
+    p.add_argument(
+        "--path", required=True, help="events input ('builtin' for packaged Complete Journey)"
+    )
     p.add_argument("--catalog", help="catalog input, if the format has one")
     p.add_argument("--name", help="source name in bronze (default: the format)")
     _add_conf(p, required=False)
@@ -271,12 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if line is not None:
             print(f"shoprec: error: {line}", file=sys.stderr)
             return 2
-        print(f"shoprec: internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-              "(rerun with --verbose for the traceback)", file=sys.stderr)
+        print(
+            f"shoprec: internal error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+            "(rerun with --verbose for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-
-

@@ -205,10 +205,7 @@ def _validate(data: dict[str, Any], source: str) -> Settings:
     except ValidationError as err:
         first = err.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "<root>"
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key"
-        else:
-            msg = first["msg"]
+        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise ConfigError(f"{source}: {key}: {msg}") from None
 
 

@@ -73,6 +73,7 @@ class Lake:
     def __init__(self, spark: SparkSession, root: str) -> None:
         self.spark = spark
         self.root = normalize_root(root)
+        self._registered: set[str] = set()
 
     # ------------------------------------------------------------ paths
     def path(self, name: str) -> str:
@@ -142,12 +143,24 @@ class Lake:
 
     # ------------------------------------------------------------ catalog
     def register(self, name: str) -> None:
-        """Make ``layer.name`` queryable with Spark SQL in this session's catalog."""
-        layer = table(name).layer
+        """Make ``layer.name`` queryable with Spark SQL in this session's catalog.
+
+        The catalog entry is an external table over the lake path; an entry left
+        pointing at another lake (another root in the same session) is re-pointed.
+        """
+        if name in self._registered:
+            return
+        layer, path = table(name).layer, self.path(name)
         self.spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer}")
-        self.spark.sql(
-            f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{self.path(name)}'"
-        )
+        if self.spark.catalog.tableExists(name):
+            detail = self.spark.sql(f"DESCRIBE TABLE EXTENDED {name}").where(
+                "col_name = 'Location'"
+            )
+            location = (detail.first() or [None, ""])[1]
+            if str(location).removeprefix("file:").rstrip("/") != path.removeprefix("file:"):
+                self.spark.sql(f"DROP TABLE {name}")  # external: the data stays
+        self.spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING DELTA LOCATION '{path}'")
+        self._registered.add(name)
 
     def register_all(self) -> list[str]:
         """Register every table that exists; returns their names."""

@@ -37,7 +37,9 @@ GOOD: dict[str, Any] = {
 
 def typed(spark: SparkSession, *records: dict[str, Any] | str) -> DataFrame:
     lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
-    bronze = spark.createDataFrame([(line, "f.jsonl") for line in lines], "record string, source_file string")
+    bronze = spark.createDataFrame(
+        [(line, "f.jsonl") for line in lines], "record string, source_file string"
+    )
     return type_events(
         canonical_events(bronze), run_date=DAY, max_lateness_days=3, future_tolerance_minutes=60
     ).withColumn(S.SOURCE, F.lit("shop"))
@@ -85,7 +87,13 @@ def test_malformed_lines(spark: SparkSession, line: str) -> None:
 
 
 def test_search_needs_query_not_item(spark: SparkSession) -> None:
-    search = {**GOOD, "event_type": "search", "item_id": None, "query": "red shoes", "quantity": None}
+    search = {
+        **GOOD,
+        "event_type": "search",
+        "item_id": None,
+        "query": "red shoes",
+        "quantity": None,
+    }
     assert reason_of(spark, search) is None
     assert reason_of(spark, {**search, "query": None}) == S.MISSING_FIELD
 
@@ -100,7 +108,12 @@ def test_unknown_items(spark: SparkSession) -> None:
 def test_bots_by_volume_rate_and_agent(spark: SparkSession) -> None:
     records = [{**GOOD, "event_id": f"h{i}", "user_id": "human"} for i in range(3)]
     records += [
-        {**GOOD, "event_id": f"b{i}", "user_id": "busy", "timestamp": f"2026-11-01T1{i % 10}:00:00Z"}
+        {
+            **GOOD,
+            "event_id": f"b{i}",
+            "user_id": "busy",
+            "timestamp": f"2026-11-01T1{i % 10}:00:00Z",
+        }
         for i in range(6)
     ]
     records += [{**GOOD, "event_id": f"r{i}", "user_id": "rapid"} for i in range(4)]
@@ -140,7 +153,10 @@ def test_sessionize_splits_on_gap_and_keeps_source_sessions(spark: SparkSession)
     assert sessions["e0"] == sessions["e1"] != sessions["e2"]
     assert sessions["e2"] == sessions["e3"]
     assert sessions["kept"] == "given"
-    again = {r[S.EVENT_ID]: r[S.SESSION_ID] for r in sessionize(typed(spark, *records), gap_minutes=30, run_date=DAY).collect()}
+    again = {
+        r[S.EVENT_ID]: r[S.SESSION_ID]
+        for r in sessionize(typed(spark, *records), gap_minutes=30, run_date=DAY).collect()
+    }
     assert again == sessions  # deterministic across reruns
 
 

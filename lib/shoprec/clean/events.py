@@ -171,16 +171,23 @@ def flag_bots(events: DataFrame, rules: BotRules) -> DataFrame:
     per_day = ok.groupBy(S.USER_ID).agg(
         F.count(F.lit(1)).alias("_n"), F.max(ua_hit.cast("int")).alias("_ua")
     )
-    verdict = per_day.join(per_minute, S.USER_ID).select(
-        S.USER_ID,
-        F.when(F.col("_ua") == 1, F.lit("user agent"))
-        .when(F.col("_n") > rules.max_events_per_user_per_day, F.format_string("%d events/day", "_n"))
-        .when(
-            F.col("_peak") > rules.max_events_per_user_per_minute,
-            F.format_string("%d events/minute", "_peak"),
+    verdict = (
+        per_day.join(per_minute, S.USER_ID)
+        .select(
+            S.USER_ID,
+            F.when(F.col("_ua") == 1, F.lit("user agent"))
+            .when(
+                F.col("_n") > rules.max_events_per_user_per_day,
+                F.format_string("%d events/day", "_n"),
+            )
+            .when(
+                F.col("_peak") > rules.max_events_per_user_per_minute,
+                F.format_string("%d events/minute", "_peak"),
+            )
+            .alias("_bot"),
         )
-        .alias("_bot"),
-    ).where(F.col("_bot").isNotNull())
+        .where(F.col("_bot").isNotNull())
+    )
     joined = events.join(verdict, S.USER_ID, "left")
     return _flag(joined, F.col("_bot").isNotNull(), S.BOT_TRAFFIC, F.col("_bot")).drop("_bot")
 
@@ -194,9 +201,9 @@ def mark_duplicates(accepted: DataFrame, seen_event_ids: DataFrame) -> DataFrame
     seen = seen_event_ids.select(F.col(S.EVENT_ID).alias("_seen")).distinct()
     ranked = accepted.withColumn("_copy", F.row_number().over(w))
     joined = ranked.join(seen, ranked[S.EVENT_ID] == seen["_seen"], "left")
-    return joined.withColumn(
-        "_duplicate", (F.col("_copy") > 1) | F.col("_seen").isNotNull()
-    ).drop("_copy", "_seen")
+    return joined.withColumn("_duplicate", (F.col("_copy") > 1) | F.col("_seen").isNotNull()).drop(
+        "_copy", "_seen"
+    )
 
 
 def sessionize(events: DataFrame, *, gap_minutes: int, run_date: dt.date) -> DataFrame:

@@ -43,7 +43,9 @@ def _strings(names: list[str] | tuple[str, ...]) -> T.StructType:
 def _parse_json(record: Column, fields: list[str] | tuple[str, ...]) -> Column:
     """A struct of ``fields`` (every value as its JSON text) plus ``_corrupt_record``."""
     return F.from_json(
-        record, _strings(fields), {"columnNameOfCorruptRecord": "_corrupt_record", "mode": "PERMISSIVE"}
+        record,
+        _strings(fields),
+        {"columnNameOfCorruptRecord": "_corrupt_record", "mode": "PERMISSIVE"},
     )
 
 
@@ -99,7 +101,16 @@ SEGMENT_EVENTS: dict[str, str] = {
     "Products Searched": S.SEARCH,
     "Product Clicked": S.SEARCH_CLICK,
 }
-_SEGMENT_TOP = ("messageId", "event", "type", "userId", "anonymousId", "timestamp", "properties", "context")
+_SEGMENT_TOP = (
+    "messageId",
+    "event",
+    "type",
+    "userId",
+    "anonymousId",
+    "timestamp",
+    "properties",
+    "context",
+)
 _SEGMENT_PROPS = (
     "product_id",
     "price",
@@ -143,9 +154,9 @@ def segment_events(bronze: DataFrame) -> DataFrame:
     is_line = F.col("_line").isNotNull()
     event_name = F.col("_p.event")
     mapping: dict[str, Column] = {
-        S.EVENT_ID: F.when(is_line, F.concat_ws(":", F.col("_p.messageId"), F.col("_idx"))).otherwise(
-            F.col("_p.messageId")
-        ),
+        S.EVENT_ID: F.when(
+            is_line, F.concat_ws(":", F.col("_p.messageId"), F.col("_idx"))
+        ).otherwise(F.col("_p.messageId")),
         S.EVENT_TYPE: _map_values(event_name, SEGMENT_EVENTS),
         S.USER_ID: F.coalesce(F.col("_p.userId"), F.col("_p.anonymousId")),
         S.SESSION_ID: F.coalesce(F.col("_props.session_id"), F.col("_ctx.session_id")),
@@ -235,7 +246,9 @@ def rees46_items(bronze_catalog: DataFrame, bronze_events: DataFrame) -> DataFra
         .agg(F.max_by(F.struct(S.RECORD, S.SOURCE_FILE, "_p"), F.col("_p.event_time")).alias("_r"))
         .select("_r.*")
     )
-    code = F.coalesce(F.col("_p.category_code"), F.concat(F.lit("category_"), F.col("_p.category_id")))
+    code = F.coalesce(
+        F.col("_p.category_code"), F.concat(F.lit("category_"), F.col("_p.category_id"))
+    )
     mapping: dict[str, Column] = {
         S.ITEM_ID: F.col("_p.product_id"),
         S.TITLE: F.concat_ws(" ", F.col("_p.brand"), F.regexp_replace(code, r"[._]", " ")),
@@ -249,8 +262,22 @@ def rees46_items(bronze_catalog: DataFrame, bronze_events: DataFrame) -> DataFra
 
 
 # ============================================================== completejourney
-CJ_TRANSACTIONS = ("household_id", "basket_id", "product_id", "quantity", "sales_value", "transaction_timestamp")
-CJ_PRODUCTS = ("product_id", "department", "brand", "product_category", "product_type", "package_size")
+CJ_TRANSACTIONS = (
+    "household_id",
+    "basket_id",
+    "product_id",
+    "quantity",
+    "sales_value",
+    "transaction_timestamp",
+)
+CJ_PRODUCTS = (
+    "product_id",
+    "department",
+    "brand",
+    "product_category",
+    "product_type",
+    "package_size",
+)
 
 
 def completejourney_dir() -> str:
@@ -259,8 +286,8 @@ def completejourney_dir() -> str:
 
 
 def _read_parquet(spark: SparkSession, path: str, name: str) -> tuple[DataFrame, str]:
-    """``path`` is a folder holding ``<name>.parquet`` (empty: the packaged data) or the file."""
-    base = path or completejourney_dir()
+    """``path`` is a folder holding ``<name>.parquet``, the file, or ``builtin`` (packaged)."""
+    base = completejourney_dir() if path in ("", "builtin") else path
     target = base if base.endswith(".parquet") else f"{base.rstrip('/')}/{name}.parquet"
     _check_exists(target)
     return spark.read.parquet(target), target
@@ -274,7 +301,12 @@ def read_completejourney_events(spark: SparkSession, path: str) -> DataFrame:
         raise InputError(f"completejourney input {target}: missing columns {', '.join(missing)}")
     ts = F.date_format("transaction_timestamp", "yyyy-MM-dd'T'HH:mm:ss")
     return df.select(
-        F.to_json(F.struct(*[c for c in df.columns if c != "transaction_timestamp"], ts.alias("transaction_timestamp"))).alias(S.RECORD),
+        F.to_json(
+            F.struct(
+                *[c for c in df.columns if c != "transaction_timestamp"],
+                ts.alias("transaction_timestamp"),
+            )
+        ).alias(S.RECORD),
         F.lit(target).alias(S.SOURCE_FILE),
         F.to_date("transaction_timestamp").alias("_day"),
     )
@@ -283,7 +315,9 @@ def read_completejourney_events(spark: SparkSession, path: str) -> DataFrame:
 def read_completejourney_catalog(spark: SparkSession, path: str) -> DataFrame:
     """Complete Journey products as JSON records."""
     df, target = _read_parquet(spark, path, "products")
-    return df.select(F.to_json(F.struct(*df.columns)).alias(S.RECORD), F.lit(target).alias(S.SOURCE_FILE))
+    return df.select(
+        F.to_json(F.struct(*df.columns)).alias(S.RECORD), F.lit(target).alias(S.SOURCE_FILE)
+    )
 
 
 def completejourney_events(bronze: DataFrame) -> DataFrame:
@@ -309,7 +343,10 @@ def completejourney_items(bronze_catalog: DataFrame, bronze_events: DataFrame) -
     """Products: department / category / type is the category path."""
     p = bronze_catalog.withColumn("_p", _parse_json(F.col(S.RECORD), CJ_PRODUCTS))
     p = p.withColumn(MALFORMED, _is_malformed(F.col(S.RECORD), F.col("_p")))
-    clean = [F.lower(F.regexp_replace(F.col(f"_p.{c}"), "/", "-")) for c in ("department", "product_category", "product_type")]
+    clean = [
+        F.lower(F.regexp_replace(F.col(f"_p.{c}"), "/", "-"))
+        for c in ("department", "product_category", "product_type")
+    ]
     mapping: dict[str, Column] = {
         S.ITEM_ID: F.col("_p.product_id"),
         S.TITLE: F.coalesce(

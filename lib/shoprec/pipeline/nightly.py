@@ -33,7 +33,11 @@ class NightReport:
 
 
 def run_stage(
-    spark: SparkSession, settings: Settings, stage: str, run_date: dt.date, run_id: str | None = None
+    spark: SparkSession,
+    settings: Settings,
+    stage: str,
+    run_date: dt.date,
+    run_id: str | None = None,
 ) -> stages.StageReport:
     """Run one stage for one date."""
     if stage not in STAGES:

