@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -100,13 +101,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     spark = _spark(settings)
     nights = []
+    started = time.perf_counter()
     for day in date_range(start, d.days):
-        print(f"demo: {day} ", end="", flush=True)
-        nights.append(
-            run_nightly(spark, settings, day, on_stage=lambda s: print(s, end=" ", flush=True))
-        )
-        print("done")
-    print()
+
+        def progress(stage: str, seconds: float, day: object = day) -> None:
+            print(f"demo: {day} {stage:<10} {seconds:6.1f}s", flush=True)
+
+        nights.append(run_nightly(spark, settings, day, on_stage=progress))
+    print(f"demo: {d.days} nights in {time.perf_counter() - started:.0f}s\n")
     print(summary.render(Lake(spark, settings.lake.root), nights))
     return 0
 

@@ -18,6 +18,7 @@ from pyspark.sql.types import (
     DoubleType,
     IntegerType,
     LongType,
+    MapType,
     StringType,
     StructField,
     StructType,
@@ -226,6 +227,135 @@ VALIDATIONS = _s(
 )
 
 
+# ------------------------------------------------------------------ gold
+AS_OF_DATE = "as_of_date"  # features computed from silver up to and including this date
+WEIGHT = "weight"
+USER_IDX = "user_idx"
+ITEM_IDX = "item_idx"
+SIMILAR_ITEM_ID = "similar_item_id"
+SCORE = "score"
+RANK = "rank"
+CATEGORY = "category"
+MODEL_NAME = "model_name"
+MODEL_VERSION = "model_version"
+GENERATED_AT = "generated_at"
+
+INTERACTIONS = _s(
+    (USER_ID, StringType(), False),
+    (ITEM_ID, StringType(), False),
+    (WEIGHT, DoubleType(), False),  # implicit feedback: event-type weights with time decay
+    ("events", LongType(), False),
+    ("purchases", LongType(), False),
+    ("last_event_ts", TimestampType(), False),
+    (AS_OF_DATE, DateType(), False),
+)
+
+ID_MAP = _s(
+    (ENTITY, StringType(), False),  # "user" or "item"
+    ("id", StringType(), False),
+    ("idx", LongType(), False),  # stable across nights; new ids are appended
+    ("first_seen", DateType(), False),
+)
+
+USER_ITEM_EDGES = _s(
+    (USER_IDX, LongType(), False),
+    (ITEM_IDX, LongType(), False),
+    (WEIGHT, DoubleType(), False),
+    (AS_OF_DATE, DateType(), False),
+)
+
+ITEM_COOCCURRENCE = _s(
+    (ITEM_ID, StringType(), False),
+    (SIMILAR_ITEM_ID, StringType(), False),
+    ("co_view", LongType(), False),  # sessions in which both were viewed
+    ("co_cart", LongType(), False),
+    ("co_purchase", LongType(), False),
+    (SCORE, DoubleType(), False),  # weighted, normalized association strength
+    (AS_OF_DATE, DateType(), False),
+)
+
+ITEM_FEATURES = _s(
+    (ITEM_ID, StringType(), False),
+    (CATEGORY_PATH, StringType(), True),
+    ("category_l1", StringType(), True),
+    (BRAND, StringType(), True),
+    (PRICE, DoubleType(), True),
+    ("price_band", IntegerType(), True),  # price quintile within its top-level category, 1..5
+    ("title_tokens", ArrayType(StringType()), True),
+    (AVAILABLE, BooleanType(), True),
+    (ADDED_DATE, DateType(), True),
+    ("views", LongType(), False),
+    ("carts", LongType(), False),
+    ("purchases", LongType(), False),
+    ("popularity", DoubleType(), False),  # decayed interaction weight over all users
+    ("trend", DoubleType(), False),  # last 7 days' events over the 28 before, smoothed
+    ("conversion_rate", DoubleType(), False),  # purchases / views, smoothed
+    (AS_OF_DATE, DateType(), False),
+)
+
+USER_FEATURES = _s(
+    (USER_ID, StringType(), False),
+    ("recency_days", IntegerType(), False),
+    ("frequency", LongType(), False),  # sessions
+    ("monetary", DoubleType(), False),  # purchase value
+    ("events", LongType(), False),
+    ("category_affinity", MapType(StringType(), DoubleType()), False),  # top-level share
+    ("top_category", StringType(), True),
+    ("price_band", IntegerType(), True),  # median price band of what they buy or cart
+    (AS_OF_DATE, DateType(), False),
+)
+
+USER_SEQUENCES = _s(
+    (USER_ID, StringType(), False),
+    ("item_ids", ArrayType(StringType()), False),  # oldest first, last N item events
+    ("event_types", ArrayType(StringType()), False),
+    ("event_ts", ArrayType(TimestampType()), False),
+    (AS_OF_DATE, DateType(), False),
+)
+
+USER_RECOMMENDATIONS = _s(
+    (USER_ID, StringType(), False),
+    (RANK, IntegerType(), False),
+    (ITEM_ID, StringType(), False),
+    (SCORE, DoubleType(), False),
+    ("reason", StringType(), False),
+    (MODEL_NAME, StringType(), False),
+    (MODEL_VERSION, StringType(), False),
+    (RUN_ID, StringType(), False),
+    (GENERATED_AT, TimestampType(), False),
+)
+
+SIMILAR_ITEMS = _s(
+    (ITEM_ID, StringType(), False),
+    (RANK, IntegerType(), False),
+    (SIMILAR_ITEM_ID, StringType(), False),
+    (SCORE, DoubleType(), False),
+    ("reason", StringType(), False),
+    (MODEL_VERSION, StringType(), False),
+    (RUN_ID, StringType(), False),
+)
+
+POPULAR_ITEMS = _s(
+    (CATEGORY, StringType(), False),  # "all" for the whole shop
+    (RANK, IntegerType(), False),
+    (ITEM_ID, StringType(), False),
+    (SCORE, DoubleType(), False),
+    (RUN_ID, StringType(), False),
+)
+
+METRICS = _s(
+    (RUN_ID, StringType(), False),
+    ("run_date", DateType(), False),
+    (MODEL_NAME, StringType(), False),
+    (MODEL_VERSION, StringType(), True),
+    ("protocol", StringType(), False),  # e.g. time_split, leave_one_out
+    ("segment", StringType(), False),  # all, warm_users, cold_users, ...
+    ("metric", StringType(), False),  # e.g. ndcg@20
+    ("value", DoubleType(), False),
+    ("recorded_at", TimestampType(), False),
+)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """How one lake table is laid out.
@@ -280,7 +410,35 @@ TABLES: dict[str, TableSpec] = {
             (INGEST_DATE,),
             description="every rejected record with its reason code",
         ),
+        TableSpec("gold.interactions", INTERACTIONS, (AS_OF_DATE,), (USER_ID, ITEM_ID)),
+        TableSpec("gold.id_map", ID_MAP, (ENTITY,), (ENTITY, "id")),
+        TableSpec("gold.user_item_edges", USER_ITEM_EDGES, (AS_OF_DATE,), (USER_IDX, ITEM_IDX)),
+        TableSpec(
+            "gold.item_cooccurrence", ITEM_COOCCURRENCE, (AS_OF_DATE,), (ITEM_ID, SIMILAR_ITEM_ID)
+        ),
+        TableSpec("gold.item_features", ITEM_FEATURES, (AS_OF_DATE,), (ITEM_ID,)),
+        TableSpec("gold.user_features", USER_FEATURES, (AS_OF_DATE,), (USER_ID,)),
+        TableSpec("gold.user_sequences", USER_SEQUENCES, (AS_OF_DATE,), (USER_ID,)),
+        TableSpec(
+            "gold.user_recommendations",
+            USER_RECOMMENDATIONS,
+            keys=(USER_ID, RANK),
+            description="serving: top-N per user; replaced whole on each publication",
+        ),
+        TableSpec(
+            "gold.similar_items",
+            SIMILAR_ITEMS,
+            keys=(ITEM_ID, RANK),
+            description="serving: similar items per item; replaced whole on each publication",
+        ),
+        TableSpec(
+            "gold.popular_items",
+            POPULAR_ITEMS,
+            keys=(CATEGORY, RANK),
+            description="serving: popular items overall and per category",
+        ),
         TableSpec("ops.runs", RUNS, ("run_date",), description="one row per stage run"),
+        TableSpec("ops.metrics", METRICS, ("run_date",), description="offline metrics per model"),
         TableSpec(
             "ops.validations",
             VALIDATIONS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -51,13 +52,17 @@ def run_nightly(
     settings: Settings,
     run_date: dt.date,
     *,
-    on_stage: Callable[[str], None] | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
 ) -> NightReport:
-    """Every stage for ``run_date`` in order, under one run id; stops at the first failure."""
+    """Every stage for ``run_date`` in order, under one run id; stops at the first failure.
+
+    ``on_stage(name, seconds)`` is called after each stage that succeeded.
+    """
     ctx = stages.RunContext.create(spark, settings, run_date, new_run_id(run_date))
     night = NightReport(run_date, ctx.run_id)
     for name, stage in STAGES.items():
-        if on_stage is not None:
-            on_stage(name)
+        started = time.perf_counter()
         night.stages.append(stage(ctx))
+        if on_stage is not None:
+            on_stage(name, time.perf_counter() - started)
     return night
