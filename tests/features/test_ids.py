@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Row, SparkSession
+from pyspark.testing import assertDataFrameEqual
+
+from shoprec import schemas as S
+from shoprec.features.ids import assign_ids, edges, new_id_rows
+from tests.features.data import columns, schema_columns
+
+N1 = dt.date(2026, 11, 1)
+N2 = dt.date(2026, 11, 2)
+
+
+def test_ids_are_stable_across_nights(spark: SparkSession) -> None:
+    empty = spark.createDataFrame([], S.ID_MAP)
+    night1 = assign_ids(
+        empty, spark.createDataFrame([("c",), ("a",), ("b",)], "id string"), entity="user", as_of=N1
+    )
+    assert columns(night1) == schema_columns(S.ID_MAP)
+    assertDataFrameEqual(
+        night1,
+        [
+            Row(entity="user", id="a", idx=0, first_seen=N1),
+            Row(entity="user", id="b", idx=1, first_seen=N1),
+            Row(entity="user", id="c", idx=2, first_seen=N1),
+        ],
+    )
+    # Night 2: the map holds night 1's users and some items with larger indices.
+    items = spark.createDataFrame([("item", "x", 10, N1)], S.ID_MAP)
+    existing = night1.unionByName(items)
+    seen = spark.createDataFrame([("b",), ("e",), ("a",), ("d",), ("e",), (None,)], "id string")
+    night2 = assign_ids(existing, seen, entity="user", as_of=N2).collect()
+    assert night2 == [
+        Row(entity="user", id="d", idx=3, first_seen=N2),
+        Row(entity="user", id="e", idx=4, first_seen=N2),
+    ]
+    # A rerun of night 2, on the same ids differently partitioned, appends the same rows.
+    rerun = assign_ids(existing, seen.repartition(3), entity="user", as_of=N2)
+    assertDataFrameEqual(rerun, night2, checkRowOrder=True)
+
+
+def test_new_id_rows_and_edges(spark: SparkSession) -> None:
+    inter = spark.createDataFrame(
+        [
+            ("u1", "i1", 2.0, N2),
+            ("u2", "i1", 1.0, N2),
+            ("u2", "i2", 0.5, N2),
+            ("u9", "i2", 1.0, N2),
+        ],
+        "user_id string, item_id string, weight double, as_of_date date",
+    )
+    existing = spark.createDataFrame([("user", "u2", 0, N1), ("item", "i2", 0, N1)], S.ID_MAP)
+    # u9 is left out of the map: its pair must be dropped, not given a null index.
+    appended = new_id_rows(existing, inter.where("user_id != 'u9'"), as_of=N2)
+    assertDataFrameEqual(
+        appended,
+        [
+            Row(entity="user", id="u1", idx=1, first_seen=N2),
+            Row(entity="item", id="i1", idx=1, first_seen=N2),
+        ],
+    )
+    out = edges(inter, existing.unionByName(appended))
+    assert columns(out) == schema_columns(S.USER_ITEM_EDGES)
+    assertDataFrameEqual(
+        out,
+        [
+            Row(user_idx=1, item_idx=1, weight=2.0, as_of_date=N2),
+            Row(user_idx=0, item_idx=1, weight=1.0, as_of_date=N2),
+            Row(user_idx=0, item_idx=0, weight=0.5, as_of_date=N2),
+        ],
+    )
