@@ -1,0 +1,30 @@
+"""Baseline recommenders over ``user_idx``/``item_idx`` implicit feedback.
+
+Every model follows :class:`~shoprec.models.base.Recommender`; scoring and top-k
+selection run in the executors (:mod:`shoprec.models.scoring`) with only item-side
+matrices broadcast.
+"""
+
+from __future__ import annotations
+
+from shoprec.models.als import ALSRecommender
+from shoprec.models.base import Recommender
+from shoprec.models.cooccurrence import ItemKNN, cooccurrence
+from shoprec.models.ease import EASE
+from shoprec.models.popularity import CategoryPopularity, Popularity
+from shoprec.models.scoring import SIMILAR_ITEM_IDX
+from shoprec.models.tuning import TuningResult, choose_by_validation, param_grid
+
+__all__ = [
+    "EASE",
+    "SIMILAR_ITEM_IDX",
+    "ALSRecommender",
+    "CategoryPopularity",
+    "ItemKNN",
+    "Popularity",
+    "Recommender",
+    "TuningResult",
+    "choose_by_validation",
+    "cooccurrence",
+    "param_grid",
+]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from shoprec import schemas as S
+from shoprec.models import SIMILAR_ITEM_IDX, ItemKNN, cooccurrence
+from shoprec.models.cooccurrence import COOCCURRENCE
+
+from .conftest import TINY, TINY_ITEMS, TINY_USERS, dense, recs_by_user, users_frame
+
+
+def _expected_similarity(x: np.ndarray, shrinkage: float, neighbours: int) -> np.ndarray:
+    g = x.T @ x
+    norms = np.sqrt(np.diag(g))
+    sim = g / (np.outer(norms, norms) + shrinkage)
+    np.fill_diagonal(sim, 0.0)
+    out = np.zeros_like(sim)
+    for i, row in enumerate(sim):
+        order = np.lexsort((np.arange(len(row)), -row))[:neighbours]
+        keep = order[row[order] > 0]
+        out[i, keep] = row[keep]
+    return out
+
+
+def test_cooccurrence_matches_gram(tiny: DataFrame) -> None:
+    x = dense(TINY, TINY_USERS, TINY_ITEMS)
+    got = np.zeros((TINY_ITEMS, TINY_ITEMS))
+    co = cooccurrence(tiny, n_items=TINY_ITEMS, binary=False, block_pairs=5)
+    for r in co.collect():
+        assert r[S.ITEM_IDX] <= r[SIMILAR_ITEM_IDX]
+        got[r[S.ITEM_IDX], r[SIMILAR_ITEM_IDX]] = r[COOCCURRENCE]
+    assert np.allclose(np.triu(x.T @ x), got)
+
+
+def test_cooccurrence_cap_keeps_heaviest_items(spark: SparkSession, tiny: DataFrame) -> None:
+    # user 0 keeps item 2 (weight 2) and item 0 (ties at 1 go to the lower index)
+    co = cooccurrence(tiny.where("user_idx = 0"), n_items=TINY_ITEMS, max_user_items=2)
+    pairs = {(r[S.ITEM_IDX], r[SIMILAR_ITEM_IDX]): r[COOCCURRENCE] for r in co.collect()}
+    assert pairs == {(0, 0): 1.0, (0, 2): 1.0, (2, 2): 1.0}
+
+
+def test_item_knn_neighbours_scores_and_round_trip(
+    spark: SparkSession, tiny: DataFrame, tmp_path: Path
+) -> None:
+    model = ItemKNN(neighbours=2, shrinkage=1.0).fit(tiny, n_items=TINY_ITEMS)
+    want = _expected_similarity((dense(TINY, TINY_USERS, TINY_ITEMS) > 0) * 1.0, 1.0, 2)
+    assert model.similarity is not None
+    assert np.allclose(model.similarity.toarray(), want, atol=1e-6)
+
+    similar = model.similar_items(2).collect()
+    got = {(r[S.ITEM_IDX], r[S.RANK]): (r[SIMILAR_ITEM_IDX], r[S.SCORE]) for r in similar}
+    assert got[(0, 1)][0] == 1 and got[(0, 2)][0] == 2  # 0 co-occurs with 1 (2 users), 2 (1)
+    assert got[(3, 1)][0] == 4
+    assert got[(0, 1)][1] == pytest.approx(want[0, 1])
+
+    users = users_frame(spark, [1, 3, 404])
+    recs = model.recommend(users, 3)
+    rows = {(r[S.USER_IDX], r[S.ITEM_IDX]): r[S.SCORE] for r in recs.collect()}
+    by_user = recs_by_user(recs)
+    assert 404 not in by_user  # unknown user: nothing
+    assert by_user[1][0] == 2  # user 1 has 0 and 1, both neighbours of 2
+    x = dense(TINY, TINY_USERS, TINY_ITEMS)
+    assert rows[(1, 2)] == pytest.approx(float(x[1] @ want[:, 2]), rel=1e-5)
+    assert set(by_user[3]).isdisjoint({3, 4})  # seen items never come back
+    assert all(score > 0 for score in rows.values())
+
+    model.save(tmp_path / "knn")
+    loaded = ItemKNN.load(tmp_path / "knn")
+    assert loaded.params() == model.params()
+    assert sorted(loaded.recommend(users, 3).collect()) == sorted(recs.collect())
