@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shoprec.errors import ConfigError
 
 SourceFormat = Literal["canonical", "segment", "rees46", "completejourney"]
+ModelName = Literal["popularity", "itemknn", "als", "ease"]
+MODEL_NAMES: tuple[ModelName, ...] = ("popularity", "itemknn", "als", "ease")
 
 
 class _Section(BaseModel):
@@ -128,6 +130,75 @@ class QualityConfig(_Section):
     volume: VolumeCheck = Field(default_factory=VolumeCheck)
 
 
+class FeaturesConfig(_Section):
+    """Gold features: implicit-feedback weights, decay and windows."""
+
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "view": 1.0,
+            "search_click": 1.5,
+            "add_to_cart": 3.0,
+            "remove_from_cart": -2.0,
+            "purchase": 5.0,
+        }
+    )
+    half_life_days: float = Field(default=14.0, gt=0)
+    lookback_days: int = Field(default=90, gt=0)
+    sequence_length: int = Field(default=50, gt=1)
+    max_items_per_session: int = Field(default=50, gt=1)
+
+    @field_validator("event_weights")
+    @classmethod
+    def _known_event_types(cls, v: dict[str, float]) -> dict[str, float]:
+        from shoprec.schemas import ITEM_EVENT_TYPES
+
+        unknown = sorted(set(v) - set(ITEM_EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"not item event types: {', '.join(unknown)}")
+        return v
+
+
+class EvaluationConfig(_Section):
+    """The offline protocol every model is compared on."""
+
+    test_days: int = Field(default=1, gt=0)  # the last days before the run date's end
+    validation_days: int = Field(default=1, gt=0)  # for choosing regularization
+    ks: list[int] = Field(default_factory=lambda: [10, 20])
+    gate_metric: str = "ndcg@20"
+
+
+class ModelsConfig(_Section):
+    """Which recommenders train nightly, and their search spaces."""
+
+    enabled: list[ModelName] = Field(default_factory=lambda: list(MODEL_NAMES))
+    ease_lambdas: list[float] = Field(default_factory=lambda: [50.0, 200.0, 800.0])
+    ease_max_items: int = Field(default=20000, gt=0)
+    itemknn_neighbours: int = Field(default=100, gt=0)
+    itemknn_shrinks: list[float] = Field(default_factory=lambda: [0.0, 10.0])
+    als_rank: int = Field(default=32, gt=0)
+    als_reg_params: list[float] = Field(default_factory=lambda: [0.01, 0.1])
+    als_alpha: float = Field(default=20.0, gt=0)
+    als_max_iter: int = Field(default=10, gt=0)
+    seed: int = 7
+
+
+class ServingConfig(_Section):
+    """How candidates become the published lists."""
+
+    candidates: int = Field(default=100, gt=0)
+    list_size: int = Field(default=20, gt=0)
+    similar_items: int = Field(default=20, gt=0)
+    popular_items: int = Field(default=50, gt=0)
+    repeat_purchase_categories: list[str] = Field(default_factory=list)
+    blocked_categories: list[str] = Field(default_factory=list)
+    new_arrival_days: int = Field(default=14, ge=0)
+    new_arrival_boost: float = Field(default=0.1, ge=0)
+    max_per_brand: int = Field(default=5, gt=0)
+    diversity: Literal["category_cap", "mmr"] = "category_cap"
+    max_per_category: int = Field(default=8, gt=0)
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
+
+
 class DemoConfig(_Section):
     """The embedded synthetic shop that ``shoprec demo`` generates and runs."""
 
@@ -150,6 +221,10 @@ class Settings(_Section):
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     @field_validator("sources")

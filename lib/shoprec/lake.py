@@ -126,6 +126,53 @@ class Lake:
         writer.save(self.path(name))
         self.register(name)
 
+    def overwrite(self, df: DataFrame, name: str, *, note: str) -> int:
+        """Replace the whole table in one commit; returns the new version.
+
+        Readers see the previous version until the commit lands, then the new
+        one, never a mix. ``note`` is kept as the commit's user metadata (the run
+        id of a publication), which :meth:`history` shows.
+        """
+        spec = table(name)
+        writer = (
+            conform(df, spec)
+            .write.format("delta")
+            .mode("overwrite")
+            .option("overwriteSchema", "false")
+            .option("userMetadata", note)
+        )
+        if spec.partition_by:
+            writer = writer.partitionBy(*spec.partition_by)
+        writer.save(self.path(name))
+        self.register(name)
+        version = self.version(name)
+        assert version is not None
+        return version
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """The table's commits, newest first: version, timestamp, operation, note."""
+        if not self.exists(name):
+            return []
+        hist = DeltaTable.forPath(self.spark, self.path(name)).history()
+        return [
+            {
+                "version": int(r["version"]),
+                "timestamp": r["timestamp"],
+                "operation": r["operation"],
+                "note": r["userMetadata"],
+            }
+            for r in hist.select("version", "timestamp", "operation", "userMetadata").collect()
+        ]
+
+    def restore(self, name: str, version: int, *, note: str) -> None:
+        """Make ``version`` the table's current state again (Delta RESTORE, one commit)."""
+        key = "spark.databricks.delta.commitInfo.userMetadata"
+        self.spark.conf.set(key, note)
+        try:
+            DeltaTable.forPath(self.spark, self.path(name)).restoreToVersion(version)
+        finally:
+            self.spark.conf.unset(key)
+
     def append(self, df: DataFrame, name: str) -> None:
         """Append rows (for logs such as ops.runs)."""
         spec = table(name)

@@ -11,16 +11,20 @@ from pyspark.sql import SparkSession
 
 from shoprec.config import Settings
 from shoprec.errors import InputError
-from shoprec.pipeline import stages
+from shoprec.pipeline import recommend, stages
 from shoprec.pipeline.runs import new_run_id
 
 Stage = Callable[[stages.RunContext], stages.StageReport]
 
-# The order a night runs in. Later stages (features, train, evaluate, score,
-# publish) join this list as they are built.
+# The order a night runs in.
 STAGES: dict[str, Stage] = {
     "ingest": stages.ingest,
     "validate": stages.validate,
+    "features": recommend.features,
+    "train": recommend.train,
+    "evaluate": recommend.evaluate,
+    "score": recommend.score,
+    "publish": recommend.publish,
 }
 
 

@@ -72,6 +72,12 @@ class StageReport:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     validations: list[dict[str, Any]] = field(default_factory=list)
     data_docs: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, text: str) -> str:
+        """Keep a line for the summary; returns it (for the run record's message)."""
+        self.notes.append(text)
+        return text
 
 
 # ====================================================================== ingest

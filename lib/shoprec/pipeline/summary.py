@@ -36,6 +36,11 @@ def render(lake: Lake, nights: list[NightReport]) -> str:
                     f"duplicates {c.get('duplicate_events', 0):,}"
                 )
                 lines.append(f"              validation: {status}")
+    for night in nights:
+        for rep in night.stages:
+            if rep.stage != "validate" and rep.notes:
+                lines.append(f"  {night.run_date}  {rep.stage}:")
+                lines += [f"      {line}" for note in rep.notes for line in note.splitlines()]
     lines += ["", "quarantined rows by reason:"]
     for reason, n in reasons.most_common() or [("(none)", 0)]:
         lines.append(f"  {reason:<24} {n:>12,}")

@@ -1,0 +1,612 @@
+"""The recommendation stages: features, train, evaluate, score, publish (the I/O edge).
+
+* ``features``: silver up to the run date -> the gold feature tables and graphs.
+* ``train``: per enabled model, regularization chosen on a validation window, then
+  fitted on everything before the test window; saved under the lake's _models.
+* ``evaluate``: every trained model ranks the whole catalog for the test window's
+  users with the same metric code; results to ops.metrics; the best is selected.
+* ``score``: the selected model, refitted on everything up to the run date,
+  produces candidates for every active user; filters, rules, diversity, reasons
+  and a popularity fallback turn them into lists, staged for publication.
+* ``publish``: the staged lists replace the serving tables, one commit each.
+
+Windows, with D the run date, T = evaluation.test_days, V = validation_days::
+
+    ... train ... | validation (V days) | test (T days, ending with D)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from shoprec import schemas as S
+from shoprec.config import Settings
+from shoprec.errors import InputError
+from shoprec.evaluation.metrics import evaluate as evaluate_metrics
+from shoprec.evaluation.metrics import format_table, metrics_rows
+from shoprec.evaluation.split import truth_from_test
+from shoprec.features.cooccurrence import item_cooccurrence
+from shoprec.features.ids import edges, new_id_rows
+from shoprec.features.interactions import interactions
+from shoprec.features.items import item_features
+from shoprec.features.sequences import user_sequences
+from shoprec.features.users import user_features
+from shoprec.lake import Lake
+from shoprec.models.als import ALSRecommender
+from shoprec.models.base import Recommender
+from shoprec.models.cooccurrence import ItemKNN
+from shoprec.models.ease import EASE
+from shoprec.models.popularity import Popularity
+from shoprec.pipeline.runs import stage_run, utcnow
+from shoprec.pipeline.stages import RunContext, StageReport
+from shoprec.serving.publish import publish as publish_tables
+from shoprec.serving.rerank import (
+    add_reasons,
+    apply_filters,
+    boost_new_arrivals,
+    cap_per_group,
+    diversify,
+)
+
+log = logging.getLogger(__name__)
+
+RELEVANT_EVENTS = (S.VIEW, S.SEARCH_CLICK, S.ADD_TO_CART, S.PURCHASE)
+STAGED = {
+    "gold.user_recommendations": "_staged/user_recommendations",
+    "gold.similar_items": "_staged/similar_items",
+    "gold.popular_items": "_staged/popular_items",
+}
+
+
+# ===================================================================== helpers
+def _day_start(d: dt.date) -> dt.datetime:
+    return dt.datetime.combine(d, dt.time())
+
+
+def _events_up_to(lake: Lake, day: dt.date, lookback_days: int) -> DataFrame:
+    """Silver events known by the end of ``day`` (ingested then), within the look-back."""
+    start = day - dt.timedelta(days=lookback_days)
+    return lake.read("silver.events").where(
+        (F.col(S.INGEST_DATE) <= F.lit(day))
+        & (F.col(S.EVENT_DATE) <= F.lit(day))
+        & (F.col(S.EVENT_DATE) >= F.lit(start))
+    )
+
+
+def _snapshot(lake: Lake, day: dt.date) -> DataFrame:
+    """The newest catalog snapshot on or before ``day``."""
+    items = lake.read("silver.items").where(F.col(S.SNAPSHOT_DATE) <= F.lit(day))
+    latest = items.agg(F.max(S.SNAPSHOT_DATE)).first()[0]  # type: ignore[index]
+    if latest is None:
+        raise InputError(f"silver.items: no catalog snapshot on or before {day}")
+    return items.where(F.col(S.SNAPSHOT_DATE) == F.lit(latest))
+
+
+def _to_idx(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
+    """(user_id, item_id, weight) -> (user_idx, item_idx, weight) through gold.id_map."""
+    users = id_map.where(F.col(S.ENTITY) == "user").select(
+        F.col("id").alias(S.USER_ID), F.col("idx").alias(S.USER_IDX)
+    )
+    items = id_map.where(F.col(S.ENTITY) == "item").select(
+        F.col("id").alias(S.ITEM_ID), F.col("idx").alias(S.ITEM_IDX)
+    )
+    return pairs.join(users, S.USER_ID).join(items, S.ITEM_ID)
+
+
+def _from_idx(recs: DataFrame, id_map: DataFrame) -> DataFrame:
+    users = id_map.where(F.col(S.ENTITY) == "user").select(
+        F.col("idx").alias(S.USER_IDX), F.col("id").alias(S.USER_ID)
+    )
+    items = id_map.where(F.col(S.ENTITY) == "item").select(
+        F.col("idx").alias(S.ITEM_IDX), F.col("id").alias(S.ITEM_ID)
+    )
+    return recs.join(users, S.USER_IDX).join(items, S.ITEM_IDX).drop(S.USER_IDX, S.ITEM_IDX)
+
+
+def _n_items(id_map: DataFrame) -> int:
+    top = id_map.where(F.col(S.ENTITY) == "item").agg(F.max("idx")).first()[0]  # type: ignore[index]
+    return int(top) + 1 if top is not None else 0
+
+
+def _models_dir(ctx: RunContext) -> Path:
+    if "://" in ctx.lake.root:
+        raise InputError(
+            "lake.root: model artifacts need a local lake until the model registry "
+            "(MLflow) lands; use a local lake for train/evaluate"
+        )
+    return Path(ctx.lake.root) / "_models" / ctx.run_date.isoformat()
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The cut points of the run's evaluation protocol."""
+
+    validation_start: dt.datetime
+    test_start: dt.datetime
+    test_days: int
+    validation_days: int
+
+
+def windows(settings: Settings, day: dt.date) -> Windows:
+    """Test = the last ``test_days`` ending with ``day``; validation = the days before."""
+    ev = settings.evaluation
+    test_start = _day_start(day - dt.timedelta(days=ev.test_days - 1))
+    return Windows(
+        validation_start=test_start - dt.timedelta(days=ev.validation_days),
+        test_start=test_start,
+        test_days=ev.test_days,
+        validation_days=ev.validation_days,
+    )
+
+
+# ===================================================================== models
+ModelFactory = Callable[[dict[str, Any]], Recommender]
+
+
+def candidate_grid(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+    """The hyperparameter settings tried per enabled model."""
+    m = settings.models
+    grids: dict[str, list[dict[str, Any]]] = {
+        "popularity": [{}],
+        "itemknn": [
+            {"neighbours": m.itemknn_neighbours, "shrinkage": s} for s in m.itemknn_shrinks
+        ],
+        "als": [
+            {"rank": m.als_rank, "reg_param": r, "alpha": m.als_alpha, "max_iter": m.als_max_iter}
+            for r in m.als_reg_params
+        ],
+        "ease": [{"reg": lam, "max_items": m.ease_max_items} for lam in m.ease_lambdas],
+    }
+    return {name: grids[name] for name in m.enabled}
+
+
+def build_model(name: str, params: dict[str, Any], *, seed: int) -> Recommender:
+    """A fresh, unfitted model."""
+    if name == "popularity":
+        return Popularity(**params)
+    if name == "itemknn":
+        return ItemKNN(**params)
+    if name == "als":
+        return ALSRecommender(**params, seed=seed)
+    if name == "ease":
+        return EASE(**params)
+    raise ValueError(f"unknown model {name!r}")
+
+
+MODEL_CLASSES: dict[str, type[Recommender]] = {
+    "popularity": Popularity,
+    "itemknn": ItemKNN,
+    "als": ALSRecommender,
+    "ease": EASE,
+}
+
+
+def _weighted(events: DataFrame, settings: Settings, as_of: dt.date) -> DataFrame:
+    f = settings.features
+    return interactions(
+        events, as_of=as_of, weights=f.event_weights, half_life_days=f.half_life_days
+    )
+
+
+def _ndcg_on(model: Recommender, truth_idx: DataFrame, k: int) -> float:
+    users = truth_idx.select(S.USER_IDX).distinct()
+    recs = model.recommend(users, k)
+    scores = evaluate_metrics(
+        truth_idx.withColumnRenamed(S.USER_IDX, S.USER_ID).withColumnRenamed(S.ITEM_IDX, S.ITEM_ID),
+        recs.withColumnRenamed(S.USER_IDX, S.USER_ID).withColumnRenamed(S.ITEM_IDX, S.ITEM_ID),
+        ks=(k,),
+    )
+    return float(scores[f"ndcg@{k}"])
+
+
+# ===================================================================== stages
+def features(ctx: RunContext) -> StageReport:
+    """Silver up to the run date -> gold features, graphs and id map for that date."""
+    report = StageReport("features", ctx.run_date)
+    lake, day, f = ctx.lake, ctx.run_date, ctx.settings.features
+    with stage_run(lake, ctx.run_id, day, "features") as rec:
+        events = _events_up_to(lake, day, f.lookback_days).cache()
+        rec.rows_in = events.count()
+        if rec.rows_in == 0:
+            raise InputError(f"silver.events: no events up to {day}; run ingest and validate first")
+        snapshot = _snapshot(lake, day)
+        pairs = _weighted(events, ctx.settings, day).cache()
+        new_ids = new_id_rows(lake.read("gold.id_map"), pairs, as_of=day)
+        if new_ids.take(1):
+            lake.append(new_ids, "gold.id_map")
+        id_map = lake.read("gold.id_map")
+        items = item_features(
+            snapshot, events, as_of=day, weights=f.event_weights, half_life_days=f.half_life_days
+        ).cache()
+        outputs = {
+            "gold.interactions": pairs,
+            "gold.user_item_edges": edges(pairs, id_map),
+            "gold.item_cooccurrence": item_cooccurrence(
+                events, as_of=day, max_items_per_session=f.max_items_per_session
+            ),
+            "gold.item_features": items,
+            "gold.user_features": user_features(events, items, as_of=day),
+            "gold.user_sequences": user_sequences(events, as_of=day, max_len=f.sequence_length),
+        }
+        for name, df in outputs.items():
+            lake.replace(df, name, where={S.AS_OF_DATE: day})
+            report.tables[name] = lake.read(name).where(F.col(S.AS_OF_DATE) == F.lit(day)).count()
+        rec.rows_out = report.tables["gold.interactions"]
+        for df in (events, pairs, items):
+            df.unpersist()
+    return report
+
+
+def train(ctx: RunContext) -> StageReport:
+    """Choose each model's regularization on validation, fit it on pre-test data, save it."""
+    report = StageReport("train", ctx.run_date)
+    lake, day, st = ctx.lake, ctx.run_date, ctx.settings
+    w = windows(st, day)
+    k = max(st.evaluation.ks)
+    with stage_run(lake, ctx.run_id, day, "train") as rec:
+        events = _events_up_to(lake, day, st.features.lookback_days).cache()
+        id_map = lake.read("gold.id_map").cache()
+        n_items = _n_items(id_map)
+        before_val = events.where(F.col(S.EVENT_TS) < F.lit(w.validation_start))
+        val_events = events.where(
+            (F.col(S.EVENT_TS) >= F.lit(w.validation_start))
+            & (F.col(S.EVENT_TS) < F.lit(w.test_start))
+        )
+        before_test = events.where(F.col(S.EVENT_TS) < F.lit(w.test_start))
+        fit_val = _to_idx(
+            _weighted(before_val, st, (w.validation_start - dt.timedelta(days=1)).date()), id_map
+        ).cache()
+        fit_test = _to_idx(
+            _weighted(before_test, st, (w.test_start - dt.timedelta(days=1)).date()), id_map
+        ).cache()
+        rec.rows_in = fit_test.count()
+        out = _models_dir(ctx)
+        out.mkdir(parents=True, exist_ok=True)
+        if rec.rows_in == 0 or not fit_val.take(1):
+            # A new shop: nothing to validate on yet. Score serves popularity until
+            # there are evaluation.test_days + validation_days + 1 days of events.
+            (out / "chosen.json").write_text("{}")
+            rec.message = report.note(
+                f"not enough history before {w.validation_start:%Y-%m-%d} to train; "
+                "popularity is served"
+            )
+            return report
+        truth_val = (
+            _to_idx(
+                truth_from_test(
+                    val_events, train=before_val, event_types=RELEVANT_EVENTS
+                ).withColumn(S.WEIGHT, F.lit(1.0)),
+                id_map,
+            )
+            .select(S.USER_IDX, S.ITEM_IDX)
+            .cache()
+        )
+
+        chosen: dict[str, dict[str, Any]] = {}
+        for name, grid in candidate_grid(st).items():
+            best: tuple[float, dict[str, Any]] | None = None
+            for params in grid:
+                try:
+                    model = build_model(name, params, seed=st.models.seed).fit(
+                        fit_val, n_items=n_items
+                    )
+                except ValueError as err:  # e.g. EASE over its item limit
+                    log.warning("train: %s %s skipped: %s", name, params, err)
+                    continue
+                score = _ndcg_on(model, truth_val, k)
+                model.release()
+                log.info("train: %s %s validation ndcg@%d=%.4f", name, params, k, score)
+                if best is None or score > best[0]:
+                    best = (score, params)
+            if best is None:
+                continue
+            model = build_model(name, best[1], seed=st.models.seed).fit(fit_test, n_items=n_items)
+            target = out / name
+            if target.exists():
+                shutil.rmtree(target)
+            model.save(target)
+            model.release()
+            chosen[name] = {"params": best[1], "validation_ndcg": best[0]}
+        (out / "chosen.json").write_text(json.dumps(chosen, indent=2, default=str))
+        rec.rows_out = len(chosen)
+        report.counts = {"models": len(chosen)}
+        for df in (events, id_map, fit_val, fit_test, truth_val):
+            df.unpersist()
+    return report
+
+
+def evaluate(ctx: RunContext) -> StageReport:
+    """Every trained model on the same time split and metric code; the best is selected."""
+    report = StageReport("evaluate", ctx.run_date)
+    lake, day, st = ctx.lake, ctx.run_date, ctx.settings
+    w = windows(st, day)
+    ks = tuple(st.evaluation.ks)
+    with stage_run(lake, ctx.run_id, day, "evaluate") as rec:
+        out = _models_dir(ctx)
+        chosen_file = out / "chosen.json"
+        if not chosen_file.is_file():
+            raise InputError(f"evaluate: no trained models for {day} in {out}; run train first")
+        chosen = json.loads(chosen_file.read_text())
+        selected_file = out / "selected.json"
+        if selected_file.exists():
+            selected_file.unlink()
+        if not chosen:
+            rec.message = report.note("no trained models tonight; nothing to evaluate")
+            return report
+        events = _events_up_to(lake, day, st.features.lookback_days)
+        before_test = events.where(F.col(S.EVENT_TS) < F.lit(w.test_start))
+        test = events.where(F.col(S.EVENT_TS) >= F.lit(w.test_start))
+        truth = truth_from_test(test, train=before_test, event_types=RELEVANT_EVENTS).cache()
+        id_map = lake.read("gold.id_map").cache()
+        items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day))
+        categories = items.select(S.ITEM_ID, F.col("category_l1").alias(S.CATEGORY))
+        popularity = before_test.groupBy(S.ITEM_ID).agg(F.countDistinct(S.USER_ID).alias("n_users"))
+        n_users = before_test.select(S.USER_ID).distinct().count()
+        users_idx = (
+            _to_idx(truth.withColumn(S.WEIGHT, F.lit(1.0)), id_map).select(S.USER_IDX).distinct()
+        )
+        results: dict[str, dict[str, float]] = {}
+        rows: list[dict[str, Any]] = []
+        now = utcnow()
+        for name in chosen:
+            model = MODEL_CLASSES[name].load(out / name)
+            recs = _from_idx(model.recommend(users_idx, max(ks)), id_map)
+            values = evaluate_metrics(
+                truth,
+                recs,
+                ks=ks,
+                catalog=items.select(S.ITEM_ID),
+                item_categories=categories,
+                item_popularity=popularity,
+                n_users_total=n_users,
+            )
+            model.release()
+            results[name] = values
+            rows += metrics_rows(
+                values,
+                model_name=name,
+                model_version=f"{day.isoformat()}:{ctx.run_id}",
+                protocol="time_split",
+                segment="all",
+                run_id=ctx.run_id,
+                run_date=day,
+                recorded_at=now,
+            )
+        if rows:
+            lake.append_rows(rows, "ops.metrics")
+        gate = st.evaluation.gate_metric
+        best = max(results, key=lambda m: results[m].get(gate, float("-inf")))
+        (out / "selected.json").write_text(
+            json.dumps({"model": best, "params": chosen[best]["params"], gate: results[best][gate]})
+        )
+        report.counts = {
+            "models": len(results),
+            "test_users": int(truth.select(S.USER_ID).distinct().count()),
+        }
+        report.validations.append(
+            {"suite": "offline metrics", "status": f"best {best}", "failures": [], "json": str(out)}
+        )
+        report.notes.append(format_table(results, [gate, f"recall@{max(ks)}", "mrr"]))
+        rec.rows_out = len(results)
+        rec.model_version = best
+        truth.unpersist()
+        id_map.unpersist()
+    return report
+
+
+def score(ctx: RunContext) -> StageReport:
+    """The selected model, refitted on all data up to D, into staged serving lists."""
+    report = StageReport("score", ctx.run_date)
+    lake, day, st = ctx.lake, ctx.run_date, ctx.settings
+    sv = st.serving
+    with stage_run(lake, ctx.run_id, day, "score") as rec:
+        selected_file = _models_dir(ctx) / "selected.json"
+        if selected_file.is_file():
+            selected = json.loads(selected_file.read_text())
+        else:  # too little history to evaluate yet: serve popularity
+            selected = {"model": "popularity", "params": {}}
+        name, params = selected["model"], selected["params"]
+        version = f"{day.isoformat()}:{ctx.run_id}"
+        pairs = lake.read("gold.interactions").where(F.col(S.AS_OF_DATE) == F.lit(day))
+        id_map = lake.read("gold.id_map").cache()
+        items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day)).cache()
+        fit = _to_idx(pairs, id_map).select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT).cache()
+        model = build_model(name, params, seed=st.models.seed).fit(fit, n_items=_n_items(id_map))
+        users = fit.select(S.USER_IDX).distinct()
+        candidates = _from_idx(model.recommend(users, sv.candidates), id_map).drop(S.RANK)
+        events = _events_up_to(lake, day, st.features.lookback_days)
+        purchased = events.where(F.col(S.EVENT_TYPE) == S.PURCHASE).select(S.USER_ID, S.ITEM_ID)
+        recent = (
+            lake.read("gold.user_sequences")
+            .where(F.col(S.AS_OF_DATE) == F.lit(day))
+            .select(S.USER_ID, F.explode(F.slice("item_ids", -5, 5)).alias(S.ITEM_ID))
+        )
+        cooc = lake.read("gold.item_cooccurrence").where(F.col(S.AS_OF_DATE) == F.lit(day))
+        titles = _snapshot(lake, day).select(S.ITEM_ID, S.TITLE)
+
+        ranked = (
+            apply_filters(
+                candidates,
+                items,
+                purchased,
+                repeat_purchase_categories=sv.repeat_purchase_categories,
+                blocked_categories=sv.blocked_categories,
+            )
+            .transform(
+                lambda df: boost_new_arrivals(
+                    df, as_of=day, days=sv.new_arrival_days, boost=sv.new_arrival_boost
+                )
+            )
+            .transform(lambda df: cap_per_group(df, column=S.BRAND, max_per_group=sv.max_per_brand))
+            .transform(
+                lambda df: diversify(
+                    df,
+                    method=sv.diversity,
+                    k=sv.list_size,
+                    max_per_category=sv.max_per_category,
+                    mmr_lambda=sv.mmr_lambda,
+                )
+            )
+        )
+        personal = add_reasons(ranked, recent, cooc, titles, personalized=name != "popularity")
+        popular = popular_items(items, k=sv.popular_items, run_id=ctx.run_id)
+        lists = fill_with_popular(
+            personal.select(S.USER_ID, S.ITEM_ID, S.SCORE, S.RANK, "reason"),
+            popular,
+            items,
+            purchased,
+            k=sv.list_size,
+        )
+        now = utcnow()
+        user_recs = lists.select(
+            S.USER_ID,
+            S.RANK,
+            S.ITEM_ID,
+            S.SCORE,
+            "reason",
+            F.lit(name).alias(S.MODEL_NAME),
+            F.lit(version).alias(S.MODEL_VERSION),
+            F.lit(ctx.run_id).alias(S.RUN_ID),
+            F.lit(now).cast("timestamp").alias(S.GENERATED_AT),
+        )
+        similar = similar_items(
+            cooc, items, titles, k=sv.similar_items, version=version, run_id=ctx.run_id
+        )
+        staged = {
+            "gold.user_recommendations": user_recs,
+            "gold.similar_items": similar,
+            "gold.popular_items": popular,
+        }
+        for table_name, df in staged.items():
+            path = lake.file_path(STAGED[table_name], ctx.run_id)
+            df.write.format("delta").mode("overwrite").save(path)
+            report.tables[table_name + " (staged)"] = (
+                ctx.spark.read.format("delta").load(path).count()
+            )
+        (_models_dir(ctx) / "staged.json").write_text(
+            json.dumps({"run_id": ctx.run_id, "model": name})
+        )
+        model.release()
+        rec.rows_out = report.tables["gold.user_recommendations (staged)"]
+        rec.model_version = f"{name}@{version}"
+        for df in (id_map, items, fit):
+            df.unpersist()
+    return report
+
+
+def publish(ctx: RunContext) -> StageReport:
+    """Replace the serving tables with tonight's staged lists, one commit each."""
+    report = StageReport("publish", ctx.run_date)
+    lake, day = ctx.lake, ctx.run_date
+    with stage_run(lake, ctx.run_id, day, "publish") as rec:
+        staged_file = _models_dir(ctx) / "staged.json"
+        if not staged_file.is_file():
+            raise InputError(f"publish: nothing staged for {day}; run score first")
+        run_id = json.loads(staged_file.read_text())["run_id"]
+        frames = {
+            name: ctx.spark.read.format("delta").load(lake.file_path(path, run_id))
+            for name, path in STAGED.items()
+        }
+        versions = publish_tables(lake, frames, run_id=run_id)
+        for name in versions:
+            report.tables[name] = lake.read(name).count()
+        rec.rows_out = report.tables["gold.user_recommendations"]
+        rec.message = "versions " + ", ".join(f"{n}@{v}" for n, v in versions.items())
+    return report
+
+
+# ===================================================================== lists
+def popular_items(items: DataFrame, *, k: int, run_id: str) -> DataFrame:
+    """Top ``k`` available items by decayed popularity, overall ("all") and per category."""
+    avail = items.where(F.col(S.AVAILABLE) & (F.col("popularity") > 0))
+    overall = avail.withColumn(S.CATEGORY, F.lit("all"))
+    per_cat = avail.where(F.col("category_l1").isNotNull()).withColumn(
+        S.CATEGORY, F.col("category_l1")
+    )
+    both = overall.unionByName(per_cat)
+    w = Window.partitionBy(S.CATEGORY).orderBy(F.col("popularity").desc(), S.ITEM_ID)
+    return (
+        both.withColumn(S.RANK, F.row_number().over(w))
+        .where(F.col(S.RANK) <= k)
+        .select(
+            S.CATEGORY,
+            S.RANK,
+            S.ITEM_ID,
+            F.col("popularity").alias(S.SCORE),
+            F.lit(run_id).alias(S.RUN_ID),
+        )
+    )
+
+
+def fill_with_popular(
+    lists: DataFrame, popular: DataFrame, items: DataFrame, purchased: DataFrame, *, k: int
+) -> DataFrame:
+    """Top up lists shorter than ``k`` with popular items the user has not bought.
+
+    This is also the cold-start path: a user whose model list came out empty gets
+    the shop's popular items with the reason "popular in <category>".
+    """
+    overall = popular.where(F.col(S.CATEGORY) == "all").select(
+        S.ITEM_ID, F.col(S.SCORE).alias("_pop"), F.col(S.RANK).alias("_pop_rank")
+    )
+    cats = items.select(S.ITEM_ID, "category_l1")
+    users = lists.select(S.USER_ID).distinct()
+    fill = (
+        users.crossJoin(F.broadcast(overall))
+        .join(lists.select(S.USER_ID, S.ITEM_ID), [S.USER_ID, S.ITEM_ID], "left_anti")
+        .join(purchased.distinct(), [S.USER_ID, S.ITEM_ID], "left_anti")
+        .join(cats, S.ITEM_ID, "left")
+        .select(
+            S.USER_ID,
+            S.ITEM_ID,
+            F.lit(0.0).alias(S.SCORE),
+            (F.col("_pop_rank") + 10_000).alias(S.RANK),
+            F.concat(F.lit("popular in "), F.coalesce("category_l1", F.lit("the shop"))).alias(
+                "reason"
+            ),
+        )
+    )
+    both = lists.unionByName(fill)
+    w = Window.partitionBy(S.USER_ID).orderBy(S.RANK, S.ITEM_ID)
+    return both.withColumn(S.RANK, F.row_number().over(w)).where(F.col(S.RANK) <= k)
+
+
+def similar_items(
+    cooccurrence: DataFrame,
+    items: DataFrame,
+    titles: DataFrame,
+    *,
+    k: int,
+    version: str,
+    run_id: str,
+) -> DataFrame:
+    """Per item, the ``k`` available items most often in the same sessions."""
+    avail = items.where(F.col(S.AVAILABLE)).select(F.col(S.ITEM_ID).alias(S.SIMILAR_ITEM_ID))
+    w = Window.partitionBy(S.ITEM_ID).orderBy(F.col(S.SCORE).desc(), S.SIMILAR_ITEM_ID)
+    return (
+        cooccurrence.join(avail, S.SIMILAR_ITEM_ID)
+        .withColumn(S.RANK, F.row_number().over(w))
+        .where(F.col(S.RANK) <= k)
+        .select(
+            S.ITEM_ID,
+            S.RANK,
+            S.SIMILAR_ITEM_ID,
+            S.SCORE,
+            F.when(F.col("co_purchase") > 0, F.lit("often bought together"))
+            .when(F.col("co_cart") > 0, F.lit("often in the same cart"))
+            .otherwise(F.lit("often viewed together"))
+            .alias("reason"),
+            F.lit(version).alias(S.MODEL_VERSION),
+            F.lit(run_id).alias(S.RUN_ID),
+        )
+    )
