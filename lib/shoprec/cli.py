@@ -13,6 +13,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from shoprec.config import Settings, SourceConfig, load_settings
 from shoprec.dates import date_range, parse_run_date
@@ -187,6 +188,68 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serving_rows(settings: Settings, table: str, key: str, value: str) -> list[Any]:
+    from pyspark.sql import functions as F
+
+    from shoprec.lake import Lake
+
+    lake = Lake(_spark(settings), settings.lake.root)
+    if not lake.exists(table):
+        raise ShoprecError(f"{table}: nothing published yet in {lake.root}; run the pipeline first")
+    return lake.read(table).where(F.col(key) == value).orderBy("rank").collect()
+
+
+def cmd_recs(args: argparse.Namespace) -> int:
+    from shoprec.clean.privacy import pseudonym_of
+
+    settings = load_settings(args.conf)
+    user = args.user
+    if not user.startswith("p_"):  # a shop user id: look it up by its pseudonym
+        user = pseudonym_of(user, settings.privacy.resolve_key())
+    rows = _serving_rows(settings, "gold.user_recommendations", "user_id", user)
+    if not rows:
+        print(
+            f"no recommendations for user {args.user!r} (new or anonymous users get gold.popular_items)"
+        )
+        return 1
+    first = rows[0]
+    print(
+        f"user {args.user}: model {first['model_name']} {first['model_version']}, run {first['run_id']}"
+    )
+    for r in rows:
+        print(f"{r['rank']:>3}  {r['item_id']:<14} {r['score']:>9.4f}  {r['reason']}")
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    settings = load_settings(args.conf)
+    rows = _serving_rows(settings, "gold.similar_items", "item_id", args.item)
+    if not rows:
+        print(f"no similar items for item {args.item!r}")
+        return 1
+    print(f"item {args.item}: model {rows[0]['model_version']}, run {rows[0]['run_id']}")
+    for r in rows:
+        print(f"{r['rank']:>3}  {r['similar_item_id']:<14} {r['score']:>9.4f}  {r['reason']}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from shoprec.lake import Lake
+    from shoprec.serving.publish import restore_previous
+
+    settings = load_settings(args.conf)
+    lake = Lake(_spark(settings), settings.lake.root)
+    for table_name, run_id in restore_previous(lake).items():
+        print(f"restored {table_name} to the publication of run {run_id}")
+    return 0
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from shoprec.bench.offline import main as benchmark_main
+
+    return benchmark_main(args.rest)
+
+
 # ------------------------------------------------------------------ parser
 def _add_conf(p: argparse.ArgumentParser, required: bool) -> None:
     if required:
@@ -244,6 +307,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_conf(p, required=False)
     p.add_argument("--date", required=True)
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("recs", help="a user's published recommendations, with reasons")
+    _add_conf(p, required=False)
+    p.add_argument("--user", required=True, help="the shop's user id, or its p_ pseudonym")
+    p.set_defaults(func=cmd_recs)
+
+    p = sub.add_parser("similar", help="an item's published similar items")
+    _add_conf(p, required=False)
+    p.add_argument("--item", required=True)
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("restore", help="serve the previous publication again (all serving tables)")
+    _add_conf(p, required=False)
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "benchmark",
+        help="offline comparison on a fixed public split (see shoprec benchmark -- --help)",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_benchmark)
 
     p = sub.add_parser("status", help="what each stage did for a date")
     _add_conf(p, required=False)

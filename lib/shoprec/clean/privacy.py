@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -34,3 +35,12 @@ def pseudonymize(user_id: Column, key: str) -> Column:
     return F.when(
         user_id.isNotNull(), F.concat(F.lit("p_"), hmac_sha256_hex(user_id, key).substr(1, 32))
     )
+
+
+def pseudonym_of(user_id: str, key: str) -> str:
+    """The pseudonym :func:`pseudonymize` gives ``user_id``, computed in Python.
+
+    The shop's services use this (with the same key) to look a user up in the
+    serving tables, which hold pseudonyms only.
+    """
+    return "p_" + hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()[:32]
