@@ -71,9 +71,12 @@ def test_first_nights_serve_popularity(lake: Lake, nights: list[NightReport]) ->
 
 
 def test_personalized_models_beat_popularity(lake: Lake) -> None:
+    tonight = lake.read("ops.metrics").where(F.col("run_date") == F.lit(DAYS[-1]))
+    segments = {r[0] for r in tonight.select("segment").distinct().collect()}
+    assert {"all", "warm_users", "cold_users"} <= segments
     metrics = {
         (r[S.MODEL_NAME], r["metric"]): r["value"]
-        for r in lake.read("ops.metrics").where(F.col("run_date") == F.lit(DAYS[-1])).collect()
+        for r in tonight.where(F.col("segment") == "all").collect()
     }
     assert {m for m, _ in metrics} == {"popularity", "itemknn", "als", "ease"}
     best_personal = max(metrics[(m, "ndcg@20")] for m in ("itemknn", "als", "ease"))

@@ -34,7 +34,7 @@ from shoprec.config import Settings
 from shoprec.errors import InputError
 from shoprec.evaluation.metrics import evaluate as evaluate_metrics
 from shoprec.evaluation.metrics import format_table, metrics_rows
-from shoprec.evaluation.split import truth_from_test
+from shoprec.evaluation.split import ALL, TIME_SPLIT, Split, segment_truth, truth_from_test
 from shoprec.features.cooccurrence import item_cooccurrence
 from shoprec.features.ids import edges, new_id_rows
 from shoprec.features.interactions import interactions
@@ -346,6 +346,7 @@ def evaluate(ctx: RunContext) -> StageReport:
         events = _events_up_to(lake, day, st.features.lookback_days)
         before_test = events.where(F.col(S.EVENT_TS) < F.lit(w.test_start))
         test = events.where(F.col(S.EVENT_TS) >= F.lit(w.test_start))
+        split = Split(train=before_test, test=test)
         truth = truth_from_test(test, train=before_test, event_types=RELEVANT_EVENTS).cache()
         id_map = lake.read("gold.id_map").cache()
         items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day))
@@ -360,7 +361,7 @@ def evaluate(ctx: RunContext) -> StageReport:
         now = utcnow()
         for name in chosen:
             model = MODEL_CLASSES[name].load(out / name)
-            recs = _from_idx(model.recommend(users_idx, max(ks)), id_map)
+            recs = _from_idx(model.recommend(users_idx, max(ks)), id_map).cache()
             values = evaluate_metrics(
                 truth,
                 recs,
@@ -370,18 +371,25 @@ def evaluate(ctx: RunContext) -> StageReport:
                 item_popularity=popularity,
                 n_users_total=n_users,
             )
-            model.release()
             results[name] = values
-            rows += metrics_rows(
-                values,
-                model_name=name,
-                model_version=f"{day.isoformat()}:{ctx.run_id}",
-                protocol="time_split",
-                segment="all",
-                run_id=ctx.run_id,
-                run_date=day,
-                recorded_at=now,
-            )
+            per_segment = {ALL: values}
+            # Users and items unseen in training are reported apart (accuracy only).
+            for segment, seg_truth in segment_truth(truth, split).items():
+                if segment != ALL:
+                    per_segment[segment] = evaluate_metrics(seg_truth, recs, ks=ks)
+            model.release()
+            recs.unpersist()
+            for segment, seg_values in per_segment.items():
+                rows += metrics_rows(
+                    seg_values,
+                    model_name=name,
+                    model_version=f"{day.isoformat()}:{ctx.run_id}",
+                    protocol=TIME_SPLIT,
+                    segment=segment,
+                    run_id=ctx.run_id,
+                    run_date=day,
+                    recorded_at=now,
+                )
         if rows:
             lake.append_rows(rows, "ops.metrics")
         gate = st.evaluation.gate_metric
