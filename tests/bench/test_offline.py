@@ -180,3 +180,16 @@ def test_bad_arguments_fail_before_spark(tmp_path: Path, monkeypatch: pytest.Mon
     for message, argv in cases.items():
         with pytest.raises(InputError, match=message.replace("-", r"\-")):
             offline.main(argv)
+
+
+def test_sequences_with_a_user_twice_is_rejected(spark: SparkSession, tmp_path: Path) -> None:
+    seqs = _write(tmp_path / "seqs.txt", ["0 1 2", "3 1 2", "3 2 1"])
+    with pytest.raises(InputError, match=r"seqs\.txt: user 3 has more than one line"):
+        run_benchmark(
+            spark,
+            train_path=None,
+            test_path=None,
+            sequences_path=seqs,
+            models=["popularity"],
+            ks=[10],
+        )

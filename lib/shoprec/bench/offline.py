@@ -194,10 +194,14 @@ def fixed_split_data(spark: SparkSession, train_path: str, test_path: str) -> Be
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
     counts = _split_counts(train, truth)
-    if counts["n_train_interactions"] == 0:
-        raise InputError(f"--train {train_path}: no user-item pairs")
-    if counts["n_test_interactions"] == 0:
-        raise InputError(f"--test {test_path}: no user-item pairs")
+    for flag, path, key in (
+        ("--train", train_path, "n_train_interactions"),
+        ("--test", test_path, "n_test_interactions"),
+    ):
+        if counts[key] == 0:
+            train.unpersist()
+            truth.unpersist()
+            raise InputError(f"{flag} {path}: no user-item pairs")
     n_users = counts.pop("n_users")
     n_items = counts.pop("max_item") + 1
     return BenchData(FIXED_SPLIT, train, truth, n_users, n_items, counts)
@@ -315,7 +319,8 @@ def run_benchmark(
     "fit_seconds", "score_seconds", "eval_seconds"}}``; a model that raises
     ValueError (EASE over ``max_items``) is ``{"skipped": reason}`` and the rest run.
     Scoring is spread over the session's default parallelism unless a model's params
-    set ``partitions``.
+    set ``partitions``. Under leave-one-out a held-out item the user already had in
+    train is excluded from its ranking and cannot be hit (``n_users_repeat_target``).
     """
     ks = _check_ks(ks)
     names = _check_models(models)
@@ -439,7 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(DEFAULT_MODELS),
         help="comma-separated models (default: %(default)s)",
     )
-    parser.add_argument("--k", default="10,20", help="comma-separated cutoffs (default: 10,20)")
+    parser.add_argument(
+        "--k",
+        default=",".join(map(str, DEFAULT_KS)),
+        help="comma-separated cutoffs (default: %(default)s)",
+    )
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--conf", help="config file whose spark section builds the session")
     return parser
