@@ -33,7 +33,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     ("argv", "expected"),
     [
         (["nightly", "--conf", "{conf}", "--date", "2026-02-30"], "bad date '2026-02-30'"),
-        (["run", "score", "--conf", "{conf}", "--date", "2026-11-01"], "unknown stage 'score'"),
+        (["run", "deploy", "--conf", "{conf}", "--date", "2026-11-01"], "unknown stage 'deploy'"),
         (
             ["nightly", "--conf", "{tmp}/missing.yaml", "--date", "2026-11-01"],
             "config file not found",
@@ -53,6 +53,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
             ],
             "unknown source format 'xml'",
         ),
+        (["benchmark", "--train", "{tmp}/none.txt", "--test", "{tmp}/none.txt"], "no such file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -96,3 +97,10 @@ def test_generate_then_ingest_and_status(
     out = capsys.readouterr().out
     assert "ingest" in out and "success" in out
     assert main(["status", "--conf", str(conf), "--date", "2026-11-02"]) == 1
+
+
+def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["recs", "--user", "u1", "--bogus"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err

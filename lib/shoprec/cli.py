@@ -348,7 +348,12 @@ def _spark_error_line(err: BaseException) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shoprec`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "benchmark":  # its options belong to shoprec.bench.offline
+        args.rest = [*extra, *args.rest]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
