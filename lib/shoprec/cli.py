@@ -32,19 +32,6 @@ def _spark(settings: Settings):  # type: ignore[no-untyped-def]  # pyspark impor
     return build_spark(settings.spark)
 
 
-def demo_sources(settings: Settings) -> list[SourceConfig]:
-    """The one canonical source the demo's synthetic shop provides."""
-    out = settings.demo.out_dir
-    return [
-        SourceConfig(
-            name="synthetic",
-            format="canonical",
-            events=f"{out}/events/date={{date}}",
-            catalog=f"{out}/catalog/date={{date}}",
-        )
-    ]
-
-
 # ------------------------------------------------------------------ commands
 def cmd_generate(args: argparse.Namespace) -> int:
     from shoprec.synthetic import ShopSpec, generate_shop
@@ -69,7 +56,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from shoprec.lake import Lake
     from shoprec.pipeline import summary
     from shoprec.pipeline.nightly import run_nightly
-    from shoprec.synthetic import ShopSpec, generate_shop
+    from shoprec.synthetic import ShopSpec, as_source, generate_shop
 
     settings = load_settings(args.conf)
     overrides: dict[str, object] = {}
@@ -97,9 +84,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"demo: generating a synthetic shop ({d.users} users, {d.items} items, {d.days} days) in {d.out_dir}"
     )
     generate_shop(spec, Path(d.out_dir), overwrite=True)
-    settings = settings.with_overrides(
-        {"sources": [s.model_dump() for s in demo_sources(settings)]}
-    )
+    settings = settings.with_overrides({"sources": [as_source(d.out_dir)]})
     spark = _spark(settings)
     nights = []
     started = time.perf_counter()

@@ -18,7 +18,7 @@ from shoprec.config import Settings
 from shoprec.lake import Lake
 from shoprec.pipeline.nightly import NightReport, run_nightly, run_stage
 from shoprec.serving.publish import current_publication, restore_previous
-from shoprec.synthetic import ShopSpec, generate_shop
+from shoprec.synthetic import ShopSpec, as_source, generate_shop
 from tests.conftest import TEST_KEY
 
 START = dt.date(2026, 11, 1)
@@ -34,14 +34,7 @@ def conf(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         {
             "lake": {"root": str(root)},
             "privacy": {"key": TEST_KEY},
-            "sources": [
-                {
-                    "name": "synthetic",
-                    "format": "canonical",
-                    "events": f"{shop}/events/date={{date}}",
-                    "catalog": f"{shop}/catalog/date={{date}}",
-                }
-            ],
+            "sources": [as_source(shop)],
             "models": {
                 "ease_lambdas": [100.0, 400.0],
                 "als_reg_params": [0.1],

@@ -21,7 +21,7 @@ from shoprec.errors import InputError, ValidationFailed
 from shoprec.lake import Lake
 from shoprec.pipeline import stages
 from shoprec.pipeline.nightly import run_nightly, run_stage
-from shoprec.synthetic import ShopSpec, generate_shop
+from shoprec.synthetic import ShopSpec, as_source, generate_shop
 from tests.conftest import TEST_KEY
 
 START = dt.date(2026, 11, 1)
@@ -44,14 +44,7 @@ def conf(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
         {
             "lake": {"root": str(lake_root)},
             "privacy": {"key": TEST_KEY},
-            "sources": [
-                {
-                    "name": "synthetic",
-                    "format": "canonical",
-                    "events": f"{shop}/events/date={{date}}",
-                    "catalog": f"{shop}/catalog/date={{date}}",
-                }
-            ],
+            "sources": [as_source(shop)],
         }
     )
 

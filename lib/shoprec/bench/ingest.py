@@ -23,26 +23,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from shoprec.config import Settings, SourceConfig
+from shoprec.config import Settings
 from shoprec.pipeline.nightly import run_stage
 from shoprec.spark import build_spark
-from shoprec.synthetic import generate_shop, spec_for_events
+from shoprec.synthetic import as_source, generate_shop, spec_for_events
 
 DAY = dt.date(2026, 11, 1)
 
 
 def _settings(root: Path, shop: Path) -> Settings:
-    source = SourceConfig(
-        name="bench",
-        format="canonical",
-        events=f"{shop}/events/date={{date}}",
-        catalog=f"{shop}/catalog/date={{date}}",
-    )
     return Settings().with_overrides(
         {
             "lake": {"root": str(root / "lake")},
             "privacy": {"key": "benchmark-key-not-a-secret"},
-            "sources": [source.model_dump()],
+            "sources": [as_source(shop, name="bench")],
         }
     )
 

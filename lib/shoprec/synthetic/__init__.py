@@ -19,7 +19,7 @@ Layout under ``out_dir`` (pure Python + numpy, streamed day by day):
 from shoprec.synthetic.bench import BenchmarkResult, benchmark, spec_for_events
 from shoprec.synthetic.dirty import BOT_EVENTS, DIRTY_KIND_NAMES, MANIFEST_DIRTY_KINDS
 from shoprec.synthetic.events import EVENT_KEYS, EVENT_TYPES
-from shoprec.synthetic.generate import GenerationReport, OutputExistsError, generate_shop
+from shoprec.synthetic.generate import GenerationReport, OutputExistsError, as_source, generate_shop
 from shoprec.synthetic.spec import ShopSpec, SpecError
 from shoprec.synthetic.truth import planted_staples, planted_tastes
 
@@ -34,6 +34,7 @@ __all__ = [
     "OutputExistsError",
     "ShopSpec",
     "SpecError",
+    "as_source",
     "benchmark",
     "generate_shop",
     "planted_staples",

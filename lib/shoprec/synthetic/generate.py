@@ -345,3 +345,13 @@ def _report(out: Path, days: list[DayStats], seconds: float) -> GenerationReport
         events_by_type={t: sum(d.events_by_type[t] for d in days) for t in EVENT_TYPES},
         seconds=seconds,
     )
+
+
+def as_source(out_dir: str | Path, name: str = "synthetic") -> dict[str, str]:
+    """The pipeline source (a ``sources:`` entry) that reads a shop written to ``out_dir``."""
+    return {
+        "name": name,
+        "format": "canonical",
+        "events": f"{out_dir}/events/date={{date}}",
+        "catalog": f"{out_dir}/catalog/date={{date}}",
+    }
