@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import pandas as pd
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, StructField, StructType
 
 from shoprec import schemas as S
 
@@ -97,7 +98,7 @@ def mmr(
     ``lambda_`` = 1 is pure relevance. Returns at most ``k`` rows per user with
     an ``_mmr_order`` column.
     """
-    schema = candidates.schema.add("_mmr_order", "int")
+    schema = StructType([*candidates.schema.fields, StructField("_mmr_order", IntegerType())])
     out_cols = [f.name for f in schema.fields]
     return candidates.groupBy(S.USER_ID).applyInPandas(
         lambda g: _mmr_one(g, k=k, lambda_=lambda_, sim_col=similarity_column)[out_cols], schema
