@@ -147,7 +147,7 @@ def _union(frames: list[DataFrame]) -> DataFrame:
 
 
 def _clean_items(
-    ctx: RunContext, bronze_cat: DataFrame, bronze_ev: DataFrame, sources: list[tuple[str, str]]
+    bronze_cat: DataFrame, bronze_ev: DataFrame, sources: list[tuple[str, str]]
 ) -> DataFrame:
     frames = []
     for name, fmt_name in sources:
@@ -234,7 +234,7 @@ def clean_day(
     day, rules = ctx.run_date, ctx.settings.cleaning
     reject = partial(to_quarantine, run_id=ctx.run_id, ingest_date=day, quarantined_at=utcnow())
 
-    items = _persist(_clean_items(ctx, bronze_cat, bronze_ev, sources))
+    items = _persist(_clean_items(bronze_cat, bronze_ev, sources))
     ok_items = _persist(mark_duplicate_items(items.where(F.col(S.REASON).isNull())))
     silver_items = _persist(
         to_silver_items(ok_items.where(~F.col("_duplicate")), snapshot_date=day, run_id=ctx.run_id)
