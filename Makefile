@@ -36,7 +36,7 @@ bench: setup
 lock:
 	( echo "# Exact versions the test suite ran with (pip install -c constraints.txt)."; \
 	  echo "# Regenerate after changing pyproject.toml: make lock"; \
-	  $(VENV)/bin/pip freeze --exclude-editable | grep -v -E '^(horovod|shoprec)=' ) > constraints.txt
+	  $(VENV)/bin/pip freeze --exclude-editable | grep -v -i -E '^(horovod|shoprec)( @|=)' ) > constraints.txt
 
 clean:
 	rm -rf lake data spark-warehouse metastore_db derby.log .pytest_cache .mypy_cache .ruff_cache
