@@ -199,6 +199,60 @@ class ServingConfig(_Section):
     mmr_lambda: float = Field(default=0.7, ge=0, le=1)
 
 
+class SearchConfig(_Section):
+    """Site search: the BM25 index, what is learned from logs, the ranker and serving."""
+
+    # BM25 per field, summed with these weights (title above category and brand
+    # above description).
+    field_weights: dict[str, float] = Field(
+        default_factory=lambda: {"title": 3.0, "category": 1.5, "brand": 1.5, "description": 1.0}
+    )
+    bm25_k1: float = Field(default=1.2, ge=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    candidates: int = Field(default=100, gt=0)  # BM25 top-N the ranker re-orders
+    results_per_query: int = Field(default=50, gt=0)  # published per head query
+    window_days: int = Field(default=30, gt=0)  # logs that pick head queries and suggestions
+    head_share: float = Field(default=0.9, gt=0, le=1)  # head queries cover this share
+    # Learned rewrites: queries whose click vectors have this cosine similarity
+    # and share this many clicks; a rewrite within max_edit_distance is a spelling
+    # variant, any other a synonym whose terms expand the query at synonym_weight.
+    rewrite_min_similarity: float = Field(default=0.5, ge=0, le=1)
+    rewrite_min_shared_clicks: int = Field(default=3, gt=0)
+    rewrite_max_per_query: int = Field(default=3, gt=0)
+    max_edit_distance: int = Field(default=2, ge=0)
+    synonym_weight: float = Field(default=0.5, ge=0)
+    ctr_prior_examinations: float = Field(default=5.0, gt=0)  # CTR smoothing strength
+    position_bias_iterations: int = Field(default=5, gt=0)
+    category_prior_clicks: float = Field(default=2.0, gt=0)  # P(category|query) smoothing
+    # Windows of the nightly protocol, with D the run date: features from the days
+    # before the train window, labels from train_days, evaluation on test_days (ending D).
+    train_days: int = Field(default=3, gt=0)
+    test_days: int = Field(default=1, gt=0)
+    min_train_searches: int = Field(default=50, gt=0)  # fewer: BM25 is published
+    max_train_searches: int = Field(default=200_000, gt=0)  # sampled down to this
+    min_improvement: float = Field(default=0.0, ge=0)  # ranker ndcg@10 must beat BM25 by this
+    num_trees: int = Field(default=200, gt=0)
+    learning_rate: float = Field(default=0.05, gt=0)
+    num_leaves: int = Field(default=15, gt=1)
+    min_data_in_leaf: int = Field(default=20, gt=0)
+    seed: int = 7
+    suggestions_per_prefix: int = Field(default=10, gt=0)
+    suggestion_min_searches: int = Field(default=2, gt=0)
+    max_prefix_chars: int = Field(default=20, gt=0)
+    personalization_weight: float = Field(default=0.3, ge=0)
+
+    @field_validator("field_weights")
+    @classmethod
+    def _known_fields(cls, v: dict[str, float]) -> dict[str, float]:
+        known = {"title", "category", "brand", "description"}
+        unknown = sorted(set(v) - known)
+        if unknown or not v:
+            raise ValueError(f"fields must be among {sorted(known)}, got {sorted(v)}")
+        if any(w < 0 for w in v.values()):
+            raise ValueError("field weights must be >= 0")
+        return v
+
+
 class DemoConfig(_Section):
     """The embedded synthetic shop that ``shoprec demo`` generates and runs."""
 
@@ -225,6 +279,7 @@ class Settings(_Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     @field_validator("sources")

@@ -1,4 +1,7 @@
-"""Catalog snapshot + silver events -> gold.item_features: one row per catalog item."""
+"""Catalog snapshot + silver events -> gold.item_features: one row per catalog item.
+
+Title tokens come from the one tokenizer search also uses (:mod:`shoprec.search.normalize`).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +14,13 @@ from pyspark.sql import functions as F
 from shoprec import schemas as S
 from shoprec.features._common import is_type, item_events
 from shoprec.features.interactions import interactions
+from shoprec.search.normalize import title_tokens
 
 PRICE_BANDS = 5
 # Conversion smoothing: as if every item had PRIOR_VIEWS more views and
 # PRIOR_VIEWS * PRIOR_RATE more purchases (a prior rate of 10% worth 10 views).
 PRIOR_VIEWS = 10.0
 PRIOR_RATE = 0.1
-# Scripts written without spaces between words: tokenized as character bigrams.
-_CJK = r"\p{IsHan}\p{IsHiragana}\p{IsKatakana}\u30fc"
-_TOKEN = rf"[{_CJK}]+|[\p{{L}}\p{{N}}&&[^{_CJK}]]+"
 
 
 def category_l1(path: Column) -> Column:
@@ -40,28 +41,6 @@ def price_band(price: str, group: str) -> Column:
         F.least(F.floor(rank * PRICE_BANDS / last) + 1, F.lit(PRICE_BANDS))
     )
     return F.when(F.col(price).isNotNull(), band.cast("int"))
-
-
-def _cjk_bigrams(run: Column) -> Column:
-    n = F.length(run)
-    return F.when(n < 2, F.array(run)).otherwise(
-        F.transform(F.sequence(F.lit(1), n - 1), lambda i: run.substr(i, F.lit(2)))
-    )
-
-
-def title_tokens(title: Column) -> Column:
-    """Lower-cased words (letter/digit runs) of a title; CJK runs become character bigrams.
-
-    ``"iPhone 15 保护壳"`` -> ``["iphone", "15", "保护", "护壳"]``. A lone CJK character
-    is kept as it is. Han, Hiragana and Katakana are bigrammed; Hangul is written
-    with spaces and is split into words like Latin text.
-    """
-    runs = F.regexp_extract_all(F.lower(title), F.lit(_TOKEN), 0)
-    return F.flatten(
-        F.transform(
-            runs, lambda r: F.when(r.rlike(f"^[{_CJK}]"), _cjk_bigrams(r)).otherwise(F.array(r))
-        )
-    )
 
 
 def item_features(
