@@ -356,6 +356,82 @@ METRICS = _s(
 )
 
 
+# ------------------------------------------------------------------ gold: search
+# Site search (shoprec.search): the lexical index per date, what is learned from
+# search logs per date, and the serving tables the shop reads.
+QUERY_NORM = "query_norm"  # a query after shoprec.search.normalize.normalize_text
+TERM = "term"
+FIELD = "field"  # title, category, brand, description
+TF = "tf"
+DOC_LEN = "doc_len"
+RELATED_QUERY = "related_query"
+RELATION = "relation"  # spelling or synonym
+PREFIX = "prefix"
+SEARCHES = "searches"
+
+SEARCH_POSTINGS = _s(
+    (FIELD, StringType(), False),
+    (TERM, StringType(), False),
+    (ITEM_ID, StringType(), False),
+    (TF, IntegerType(), False),  # occurrences of the term in the item's field
+    (DOC_LEN, IntegerType(), False),  # tokens in the item's field
+    (AS_OF_DATE, DateType(), False),
+)
+
+SEARCH_TERMS = _s(
+    (FIELD, StringType(), False),
+    (TERM, StringType(), False),
+    ("df", LongType(), False),  # items whose field holds the term
+    ("idf", DoubleType(), False),  # ln(1 + (N - df + 0.5) / (df + 0.5))
+    (AS_OF_DATE, DateType(), False),
+)
+
+SEARCH_FIELD_STATS = _s(
+    (FIELD, StringType(), False),
+    ("n_docs", LongType(), False),
+    ("avg_len", DoubleType(), False),
+    (AS_OF_DATE, DateType(), False),
+)
+
+SEARCH_QUERY_REWRITES = _s(
+    (QUERY_NORM, StringType(), False),
+    (RELATED_QUERY, StringType(), False),  # its clicks land on the same items
+    (RELATION, StringType(), False),  # spelling (a close edit) or synonym
+    ("similarity", DoubleType(), False),  # cosine of the two queries' click vectors
+    ("shared_clicks", LongType(), False),
+    (AS_OF_DATE, DateType(), False),
+)
+
+QUERY_CATEGORIES = _s(
+    ("key", StringType(), False),  # a normalized query, or a single term
+    ("key_kind", StringType(), False),  # query or term
+    (CATEGORY_PATH, StringType(), False),
+    ("probability", DoubleType(), False),  # P(category | key) from clicks, smoothed
+    ("clicks", LongType(), False),
+    (AS_OF_DATE, DateType(), False),
+)
+
+SEARCH_RESULTS = _s(
+    (QUERY_NORM, StringType(), False),
+    (RANK, IntegerType(), False),
+    (ITEM_ID, StringType(), False),
+    (SCORE, DoubleType(), False),
+    (REASON, StringType(), False),
+    (MODEL_NAME, StringType(), False),  # search_ranker or search_bm25
+    (MODEL_VERSION, StringType(), False),
+    (RUN_ID, StringType(), False),
+    (GENERATED_AT, TimestampType(), False),
+)
+
+QUERY_SUGGESTIONS = _s(
+    (PREFIX, StringType(), False),  # a normalized prefix of a popular query
+    (RANK, IntegerType(), False),
+    (QUERY_NORM, StringType(), False),  # the completed query
+    (SEARCHES, LongType(), False),  # its searches in the window
+    (RUN_ID, StringType(), False),
+)
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """How one lake table is laid out.
@@ -436,6 +512,54 @@ TABLES: dict[str, TableSpec] = {
             POPULAR_ITEMS,
             keys=(CATEGORY, RANK),
             description="serving: popular items overall and per category",
+        ),
+        # ---- search
+        TableSpec(
+            "gold.search_postings",
+            SEARCH_POSTINGS,
+            (AS_OF_DATE,),
+            (FIELD, TERM, ITEM_ID),
+            "search index: term occurrences per item field",
+        ),
+        TableSpec(
+            "gold.search_terms",
+            SEARCH_TERMS,
+            (AS_OF_DATE,),
+            (FIELD, TERM),
+            "search index: document frequency and idf per field term",
+        ),
+        TableSpec(
+            "gold.search_field_stats",
+            SEARCH_FIELD_STATS,
+            (AS_OF_DATE,),
+            (FIELD,),
+            "search index: documents and average length per field",
+        ),
+        TableSpec(
+            "gold.search_query_rewrites",
+            SEARCH_QUERY_REWRITES,
+            (AS_OF_DATE,),
+            (QUERY_NORM, RELATED_QUERY),
+            "spelling variants and synonyms learned from search clicks",
+        ),
+        TableSpec(
+            "gold.query_categories",
+            QUERY_CATEGORIES,
+            (AS_OF_DATE,),
+            ("key_kind", "key", CATEGORY_PATH),
+            "query-to-category model learned from search clicks",
+        ),
+        TableSpec(
+            "gold.search_results",
+            SEARCH_RESULTS,
+            keys=(QUERY_NORM, RANK),
+            description="serving: ranked results of head queries; replaced whole on publication",
+        ),
+        TableSpec(
+            "gold.query_suggestions",
+            QUERY_SUGGESTIONS,
+            keys=(PREFIX, RANK),
+            description="serving: autocomplete, prefix -> popular queries; replaced whole",
         ),
         TableSpec("ops.runs", RUNS, ("run_date",), description="one row per stage run"),
         TableSpec("ops.metrics", METRICS, ("run_date",), description="offline metrics per model"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import DataFrame
 
 from shoprec.errors import InputError
@@ -12,6 +14,8 @@ SERVING_TABLES: tuple[str, ...] = (
     "gold.similar_items",
     "gold.popular_items",
 )
+# Published by the search stages (shoprec.pipeline.search), restored on their own.
+SEARCH_SERVING_TABLES: tuple[str, ...] = ("gold.search_results", "gold.query_suggestions")
 _NOTE = "publication "
 _RESTORED = "restored "
 
@@ -23,7 +27,7 @@ def publish(lake: Lake, tables: dict[str, DataFrame], *, run_id: str) -> dict[st
     one. The commit's note names the run, so :func:`restore_previous` can find
     publications among other commits.
     """
-    unknown = set(tables) - set(SERVING_TABLES)
+    unknown = set(tables) - set(SERVING_TABLES) - set(SEARCH_SERVING_TABLES)
     if unknown:
         raise ValueError(f"not serving tables: {sorted(unknown)}")
     return {name: lake.overwrite(df, name, note=_NOTE + run_id) for name, df in tables.items()}
@@ -49,13 +53,14 @@ def current_publication(lake: Lake, name: str) -> str | None:
     return note.removeprefix(_RESTORED).removeprefix(_NOTE)
 
 
-def restore_previous(lake: Lake) -> dict[str, str]:
+def restore_previous(lake: Lake, tables: Sequence[str] = SERVING_TABLES) -> dict[str, str]:
     """Put every serving table back to the publication before the one served now.
 
+    ``tables``: the recommendation tables by default, or :data:`SEARCH_SERVING_TABLES`.
     Returns table -> the run id now served. Run it again to go back further.
     """
     restored: dict[str, str] = {}
-    for name in SERVING_TABLES:
+    for name in tables:
         pubs = publications(lake, name)
         served = current_publication(lake, name)
         ids = [str(p["note"]).removeprefix(_NOTE) for p in pubs]
