@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -176,7 +177,7 @@ def run_epochs(
         for batch in batches(epoch):
             if device is not None and device.type != "cpu":
                 batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss = trainable.loss(batch, gen)
             loss.backward()
             optimizer.step()
@@ -333,6 +334,8 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
     """
     import horovod.torch as hvd
 
+    # Petastorm 0.12 calls pyarrow APIs that pyarrow 14 deprecates, once per file.
+    warnings.simplefilter("ignore", FutureWarning)
     hvd.init()
     try:
         rank, size, cfg = hvd.rank(), hvd.size(), job.cfg

@@ -30,14 +30,14 @@ from torch.nn import functional as TF
 from shoprec import training
 from shoprec.models import scoring
 from shoprec.models.base import PathLike, Recommender, load_array
-from shoprec.training import TrainConfig, TrainResult
+from shoprec.training import NetFactory, TrainConfig, TrainResult
 
 NET_FILE = "net.pt"
 NET_CONFIG_FILE = "net.json"
 ITEM_VECTORS = "item_vectors"
-# Training settings that change how, not what, is trained: a checkpoint written
-# under one value may be resumed under another.
-_RUNTIME_PARAMS = frozenset({"workers", "backend", "threads"})
+# Settings a resumed run may change: how it runs, and how many epochs it goes to
+# (a run stopped after epoch 1 of 10 is resumed by the same call with epochs=10).
+_RESUMABLE_CHANGES = frozenset({"workers", "backend", "threads", "epochs"})
 
 
 @dataclass(frozen=True)
@@ -199,8 +199,7 @@ class NeuralRecommender(Recommender):
         """Build examples in Spark, train the network, keep the item side on the driver."""
         self._start_fit(train, n_items)
         self.net = None
-        examples = self._prepare(train, n_items)
-        build = partial(self._net_class(), **self._net_kwargs)
+        build, examples = self.prepare_training(train, n_items=n_items)
         result = training.train(build, examples, self.train_config, signature=self._signature())
         torch.manual_seed(self.train_config.seed)
         net = build()
@@ -210,9 +209,18 @@ class NeuralRecommender(Recommender):
         self._fitted(net)
         return self
 
+    def prepare_training(self, train: DataFrame, *, n_items: int) -> tuple[NetFactory, DataFrame]:
+        """The network factory and the (lazy) training examples ``fit`` would use.
+
+        For callers that drive :func:`shoprec.training.train` themselves, such as the
+        training benchmark; ``fit`` is this plus training and the item-side state.
+        """
+        examples = self._prepare(train, n_items)
+        return partial(self._net_class(), **self._net_kwargs), examples
+
     def _signature(self) -> str:
         """What a resumable checkpoint must match: model, hyperparameters, shapes."""
-        params = {k: v for k, v in self.params().items() if k not in _RUNTIME_PARAMS}
+        params = {k: v for k, v in self.params().items() if k not in _RESUMABLE_CHANGES}
         shapes = {
             k: list(v.shape) if isinstance(v, np.ndarray) else v
             for k, v in self._net_kwargs.items()
