@@ -219,8 +219,9 @@ def _train_local(build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: 
     if n == 0:
         raise ValueError("no training examples")
     signature = f"{sig}|n={n}"
+    device = _device(0)
     torch.manual_seed(cfg.seed)
-    net = build()
+    net = build().to(device)
     optimizer = make_optimizer(net, cfg.lr, cfg.weight_decay)
     found = ckpt.latest(cfg.checkpoint_dir, signature)
     start, losses = 0, []
@@ -238,6 +239,7 @@ def _train_local(build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: 
             start_epoch=start,
             epochs=cfg.epochs,
             seed=cfg.seed,
+            device=device,
             on_epoch_end=_checkpointer(cfg, signature, net, optimizer),
             losses=losses,
         )
@@ -245,6 +247,14 @@ def _train_local(build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: 
         torch.set_num_threads(previous)
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     return TrainResult(state, losses, start, seen, seconds, LOCAL, 1, n)
+
+
+def _device(local_rank: int) -> torch.device:
+    """This process's GPU when CUDA is available (one per local rank), else the CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    torch.cuda.set_device(local_rank)
+    return torch.device("cuda", local_rank)
 
 
 def _checkpointer(
@@ -298,14 +308,14 @@ def _train_horovod(
             signature=f"{sig}|n={n}",
             steps_per_epoch=data.steps_per_epoch(n, batch_size=cfg.batch_size, workers=ranks),
         )
-        env = dict(os.environ)
+        # Gloo runs the ranks' rendezvous and CPU collectives; a Horovod built with
+        # HOROVOD_GPU_OPERATIONS=NCCL allreduces the CUDA gradients with NCCL.
         results = horovod.spark.run(
             horovod_main,
             args=(job,),
             num_proc=ranks,
             use_gloo=True,
             start_timeout=cfg.start_timeout,
-            env=env,
             verbose=0,
         )
     finally:
@@ -340,10 +350,7 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
     try:
         rank, size, cfg = hvd.rank(), hvd.size(), job.cfg
         torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // hvd.local_size()))
-        device = torch.device("cpu")
-        if torch.cuda.is_available():
-            torch.cuda.set_device(hvd.local_rank())
-            device = torch.device("cuda", hvd.local_rank())
+        device = _device(hvd.local_rank())
         torch.manual_seed(cfg.seed)
         net = job.build().to(device)
         optimizer = make_optimizer(net, cfg.lr * size, cfg.weight_decay)
