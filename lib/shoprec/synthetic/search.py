@@ -17,6 +17,11 @@ MIN_RESULTS = 10
 P_TYPO = 0.07
 P_SYNONYM = 0.4
 NO_CLICK_WEIGHT = 0.5  # weight of abandoning a result list, against sum(attraction / rank)
+# Extra appeal of a result that is what the query asked for: the item a long-tail
+# query was copied from, and items of the brand a brand query names. Clicks thus
+# depend on query relevance as well as on the user's tastes and the position.
+TITLE_TARGET_APPEAL = 0.6
+BRAND_MATCH_APPEAL = 0.4
 
 
 class QueryKind(IntEnum):
@@ -158,7 +163,11 @@ def _clicks(
     appeal = affinity(users, catalog, np.repeat(user, MAX_RESULTS), items.ravel()).reshape(
         items.shape
     )
-    appeal += 0.6 * ((results == target[:, None]) & (kind == QueryKind.TITLE)[:, None])
+    appeal += TITLE_TARGET_APPEAL * (
+        (results == target[:, None]) & (kind == QueryKind.TITLE)[:, None]
+    )
+    same_brand = catalog.brand_code[items] == catalog.brand_code[target][:, None]
+    appeal += BRAND_MATCH_APPEAL * (same_brand & (kind == QueryKind.BRAND)[:, None])
     weight = appeal * shown / np.arange(1, MAX_RESULTS + 1)
     cum = np.cumsum(weight, axis=1)
     r = rng.random(n) * (cum[:, -1] + NO_CLICK_WEIGHT) - NO_CLICK_WEIGHT
@@ -169,3 +178,25 @@ def _clicks(
         as_int(np.where(clicked, pos + 1, 0)),
         as_int(np.where(clicked, results[np.arange(n), pos], -1)),
     )
+
+
+def sample_queries(
+    catalog: Catalog, snap: DaySnapshot, n: int, rng: np.random.Generator
+) -> list[tuple[str, int]]:
+    """``n`` queries as shoppers write them, each with the leaf it aims at (for benchmarks).
+
+    Leaves are drawn by popularity and queries by the same mix of kinds, typos and
+    synonyms as :func:`run_searches` uses.
+    """
+    weights = catalog.leaf_weight / catalog.leaf_weight.sum()
+    leaf = as_int(rng.choice(len(LEAVES), size=n, p=weights))
+    kind = as_int(rng.choice(len(QueryKind), size=n, p=QUERY_KIND_P))
+    target = snap.sampler.sample(leaf, rng)
+    u = rng.random((n, 7))
+    return [
+        (
+            _query(catalog, int(leaf[i]), int(target[i]), QueryKind(int(kind[i])), u[i].tolist()),
+            int(leaf[i]),
+        )
+        for i in range(n)
+    ]
