@@ -109,47 +109,52 @@ def _noop(df: DataFrame) -> None:
 
 
 def run_size(
-    spark: SparkSession, items: int, n_queries: int, *, seed: int, cfg: SearchConfig
+    spark: SparkSession, lake: Lake, items: int, n_queries: int, *, seed: int, cfg: SearchConfig
 ) -> dict[str, Any]:
-    """Time the index build and both ranking paths for one catalog size."""
+    """Time the index build and both ranking paths for one catalog size.
+
+    Every size writes to the same ``lake`` (catalog entries stay valid), each under
+    its own ``as_of`` partition.
+    """
     catalog, sampled = _catalog(spark, items, seed)
     catalog = catalog.cache()
     n_items = catalog.count()
-    with tempfile.TemporaryDirectory() as tmp:
-        lake = Lake(spark, str(Path(tmp) / "lake"))
+    as_of = AS_OF + dt.timedelta(days=items)
+    started = time.perf_counter()
+    for name, df in build_index(catalog, as_of=as_of).items():
+        lake.replace(df, name, where={S.AS_OF_DATE: as_of})
+    index_s = time.perf_counter() - started
+    index = Index(
+        *(
+            lake.read(n).where(F.col(S.AS_OF_DATE) == F.lit(as_of)).cache()
+            for n in ("gold.search_postings", "gold.search_terms", "gold.search_field_stats")
+        )
+    )
+    for df in (index.postings, index.terms, index.stats):  # untimed: read into memory
+        df.count()
+    learned = _learned(spark, catalog)
+    train_q = _queries(spark, sampled[:TRAIN_QUERIES])
+    test_q = _queries(spark, sampled[TRAIN_QUERIES : TRAIN_QUERIES + n_queries]).cache()
+    n_q = test_q.count()
+    cands = candidates(train_q, index, learned, cfg=cfg).join(train_q, S.QUERY_NORM)
+    frame = collect_pandas(
+        cands.select(
+            F.col(S.QUERY_NORM).alias(S.SEARCH_ID),
+            S.ITEM_ID,
+            (F.col(S.CATEGORY_PATH) == F.col("leaf")).cast("int").alias("label"),
+            *FEATURES,
+        )
+    )
+    model = train_ranker(frame, features=FEATURES, params=RankerParams(num_trees=100))
+    _noop(rank_queries(test_q.limit(20), index, learned, model, cfg=cfg, k=50))  # warm-up
+    timings = {}
+    for label, m in (("bm25_s", None), ("ranker_s", model)):
         started = time.perf_counter()
-        for name, df in build_index(catalog, as_of=AS_OF).items():
-            lake.replace(df, name, where={S.AS_OF_DATE: AS_OF})
-        index_s = time.perf_counter() - started
-        index = Index(
-            *(
-                lake.read(n).cache()
-                for n in ("gold.search_postings", "gold.search_terms", "gold.search_field_stats")
-            )
-        )
-        for df in (index.postings, index.terms, index.stats):
-            df.count()
-        learned = _learned(spark, catalog)
-        train_q = _queries(spark, sampled[:TRAIN_QUERIES])
-        test_q = _queries(spark, sampled[TRAIN_QUERIES : TRAIN_QUERIES + n_queries]).cache()
-        n_q = test_q.count()
-        cands = candidates(train_q, index, learned, cfg=cfg).join(train_q, S.QUERY_NORM)
-        frame = collect_pandas(
-            cands.select(
-                F.col(S.QUERY_NORM).alias(S.SEARCH_ID),
-                S.ITEM_ID,
-                (F.col(S.CATEGORY_PATH) == F.col("leaf")).cast("int").alias("label"),
-                *FEATURES,
-            )
-        )
-        model = train_ranker(frame, features=FEATURES, params=RankerParams(num_trees=100))
-        _noop(rank_queries(test_q.limit(20), index, learned, model, cfg=cfg, k=50))  # warm-up
-        timings = {}
-        for label, m in (("bm25_s", None), ("ranker_s", model)):
-            started = time.perf_counter()
-            _noop(rank_queries(test_q, index, learned, m, cfg=cfg, k=50))
-            timings[label] = time.perf_counter() - started
-        postings = index.postings.count()
+        _noop(rank_queries(test_q, index, learned, m, cfg=cfg, k=50))
+        timings[label] = time.perf_counter() - started
+    postings = index.postings.count()
+    for df in (catalog, test_q, learned.items, *(index.postings, index.terms, index.stats)):
+        df.unpersist()
     per_k = 1000.0 / max(n_q, 1)
     return {
         "items": n_items,
@@ -173,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--items and --queries must be positive")
     settings = Settings()
     spark = build_spark(settings.spark)
-    results = [
-        run_size(spark, n, args.queries, seed=args.seed, cfg=settings.search) for n in args.items
-    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Lake(spark, str(Path(tmp) / "lake"))
+        results = [
+            run_size(spark, lake, n, args.queries, seed=args.seed, cfg=settings.search)
+            for n in args.items
+        ]
     print(f"{'items':>8} {'postings':>9} {'index s':>8} {'BM25 s/1k q':>12} {'ranker s/1k q':>14}")
     for r in results:
         print(
