@@ -119,9 +119,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     day = parse_run_date(args.date)
     if args.stage not in STAGES:
         raise ShoprecError(f"unknown stage {args.stage!r}; known: {', '.join(STAGES)}")
-    report = run_stage(_spark(settings), settings, args.stage, day)
+    report = run_stage(_spark(settings), settings, args.stage, day, run_id=args.run_id)
     for table_name, rows in report.tables.items():
         print(f"{args.stage} {day}: {table_name} {rows:,} rows")
+    return 0
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    """The champion gate's decision as JSON: the Airflow DAG branches on it."""
+    import json
+
+    from shoprec.pipeline.recommend import gate_decision
+
+    settings = load_settings(args.conf)
+    day = parse_run_date(args.date)
+    decision = gate_decision(settings.lake.root, day)
+    if decision is None:
+        raise ShoprecError(f"gate: no decision for {day}; run evaluate for that date first")
+    print(json.dumps(decision.as_dict(), sort_keys=True))
     return 0
 
 
@@ -236,6 +251,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ parser
+def _run_id(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}", text):
+        raise argparse.ArgumentTypeError(
+            f"--run-id: {text!r}: use letters, digits and _.:+- (at most 128)"
+        )
+    return text
+
+
 def _add_conf(p: argparse.ArgumentParser, required: bool) -> None:
     if required:
         p.add_argument("--conf", required=True, help="config file (YAML, see conf/)")
@@ -267,7 +292,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stage")
     _add_conf(p, required=True)
     p.add_argument("--date", required=True)
+    p.add_argument(
+        "--run-id",
+        type=_run_id,
+        help="share one run id across the stages of a night (the Airflow DAG run's)",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("gate", help="the champion gate's decision for a date, as JSON")
+    _add_conf(p, required=True)
+    p.add_argument("--date", required=True)
+    p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("generate", help="synthetic shop data as source files")
     p.add_argument("--out", required=True)

@@ -21,13 +21,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shoprec.errors import ConfigError
 
 SourceFormat = Literal["canonical", "segment", "rees46", "completejourney"]
-ModelName = Literal["popularity", "itemknn", "als", "ease"]
-MODEL_NAMES: tuple[ModelName, ...] = ("popularity", "itemknn", "als", "ease")
+ModelName = Literal[
+    "popularity", "itemknn", "als", "ease", "two_tower", "gru4rec", "sasrec", "lightgcn"
+]
+BASELINE_MODELS: tuple[ModelName, ...] = ("popularity", "itemknn", "als", "ease")
+NEURAL_MODELS: tuple[ModelName, ...] = ("two_tower", "gru4rec", "sasrec", "lightgcn")
+MODEL_NAMES: tuple[ModelName, ...] = BASELINE_MODELS + NEURAL_MODELS
 
 
 class _Section(BaseModel):
@@ -165,12 +169,58 @@ class EvaluationConfig(_Section):
     validation_days: int = Field(default=1, gt=0)  # for choosing regularization
     ks: list[int] = Field(default_factory=lambda: [10, 20])
     gate_metric: str = "ndcg@20"
+    # Tonight's best model is promoted when gate_metric >= champion's - gate_tolerance
+    # on the same split (absolute difference; 0 = not worse at all).
+    gate_tolerance: float = Field(default=0.0, ge=0)
+
+    @field_validator("gate_metric")
+    @classmethod
+    def _known_metric(cls, v: str) -> str:
+        name, _, k = v.partition("@")
+        known = {"recall", "precision", "ndcg", "map", "hit_rate"}
+        if v != "mrr" and not (name in known and k.isdigit() and int(k) > 0):
+            raise ValueError(f"expected mrr or one of {sorted(known)}@K, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _gate_k_evaluated(self) -> EvaluationConfig:
+        _, _, k = self.gate_metric.partition("@")
+        if k and int(k) not in self.ks:
+            raise ValueError(f"gate_metric {self.gate_metric} needs {k} in ks {self.ks}")
+        return self
+
+
+class RegistryConfig(_Section):
+    """Experiment tracking and the model registry (MLflow)."""
+
+    # None: a SQLite store under the lake (<lake>/_registry/mlflow.db), artifacts beside
+    # it; needs a local lake. With a remote lake, give the tracking server here.
+    tracking_uri: str | None = None
+    experiment: str = "shoprec"
+    registered_model: str = "shoprec-recommender"
+    champion_alias: str = "champion"
+
+
+class NeuralConfig(_Section):
+    """Training of the PyTorch models (shoprec.models.neural)."""
+
+    dim: int = Field(default=64, gt=0)
+    epochs: int = Field(default=10, gt=0)
+    batch_size: int = Field(default=256, gt=0)
+    lr: float = Field(default=1e-3, gt=0)
+    max_len: int = Field(default=50, gt=0)  # items of a user's sequence (GRU4Rec, SASRec)
+    lightgcn_layers: int = Field(default=3, gt=0)
+    # 0 or 1: train in the driver process; N >= 2: horovod.spark.run with N ranks on the
+    # executors (needs N free task slots), fed by Petastorm.
+    workers: int = Field(default=0, ge=0)
+    threads: int = Field(default=1, gt=0)  # torch threads per rank
 
 
 class ModelsConfig(_Section):
     """Which recommenders train nightly, and their search spaces."""
 
     enabled: list[ModelName] = Field(default_factory=lambda: list(MODEL_NAMES))
+    neural: NeuralConfig = Field(default_factory=NeuralConfig)
     ease_lambdas: list[float] = Field(default_factory=lambda: [50.0, 200.0, 800.0])
     ease_max_items: int = Field(default=20000, gt=0)
     itemknn_neighbours: int = Field(default=100, gt=0)
@@ -278,6 +328,7 @@ class Settings(_Section):
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)

@@ -32,6 +32,7 @@ from pyspark.sql import functions as F
 from shoprec import schemas as S
 from shoprec.config import Settings
 from shoprec.errors import InputError
+from shoprec.evaluation.gate import GateDecision, decide, gate_rows
 from shoprec.evaluation.metrics import evaluate as evaluate_metrics
 from shoprec.evaluation.metrics import format_table, metrics_rows
 from shoprec.evaluation.split import ALL, TIME_SPLIT, Split, segment_truth, truth_from_test
@@ -46,9 +47,12 @@ from shoprec.models.als import ALSRecommender
 from shoprec.models.base import Recommender
 from shoprec.models.cooccurrence import ItemKNN
 from shoprec.models.ease import EASE
+from shoprec.models.neural import GRU4Rec, LightGCN, NeuralRecommender, SASRec, TwoTower
+from shoprec.models.neural.sequential import LAST_TS
 from shoprec.models.popularity import Popularity
 from shoprec.pipeline.runs import stage_run, utcnow
 from shoprec.pipeline.stages import RunContext, StageReport
+from shoprec.registry import ModelVersion, Registry
 from shoprec.serving.publish import publish as publish_tables
 from shoprec.serving.rerank import (
     add_reasons,
@@ -61,6 +65,7 @@ from shoprec.serving.rerank import (
 log = logging.getLogger(__name__)
 
 RELEVANT_EVENTS = (S.VIEW, S.SEARCH_CLICK, S.ADD_TO_CART, S.PURCHASE)
+GATE_FILE = "gate.json"
 STAGED = {
     "gold.user_recommendations": "_staged/user_recommendations",
     "gold.similar_items": "_staged/similar_items",
@@ -92,6 +97,17 @@ def _snapshot(lake: Lake, day: dt.date) -> DataFrame:
     return items.where(F.col(S.SNAPSHOT_DATE) == F.lit(latest))
 
 
+def _fit_frame(events: DataFrame, cut: dt.datetime, st: Settings, id_map: DataFrame) -> DataFrame:
+    """A model's training input from ``events`` before ``cut``: weights as of the day before.
+
+    ``last_ts`` (the user's last event on the item) orders the sequential models' input.
+    """
+    pairs = _weighted(events, st, (cut - dt.timedelta(days=1)).date())
+    return _to_idx(pairs, id_map).select(
+        S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(LAST_TS)
+    )
+
+
 def _to_idx(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
     """(user_id, item_id, weight) -> (user_idx, item_idx, weight) through gold.id_map."""
     users = id_map.where(F.col(S.ENTITY) == "user").select(
@@ -118,13 +134,28 @@ def _n_items(id_map: DataFrame) -> int:
     return int(top) + 1 if top is not None else 0
 
 
-def _models_dir(ctx: RunContext) -> Path:
-    if "://" in ctx.lake.root:
+def models_dir(lake_root: str, day: dt.date) -> Path:
+    """The night's working folder for saved models and the stage hand-off files.
+
+    Local only for now: the registry (MLflow) holds the models that matter across
+    nights, but train hands its models to evaluate through this folder.
+    """
+    if "://" in lake_root and not lake_root.startswith("file://"):
         raise InputError(
-            "lake.root: model artifacts need a local lake until the model registry "
-            "(MLflow) lands; use a local lake for train/evaluate"
+            f"lake.root: {lake_root}: the train/evaluate/score hand-off folder "
+            "(<lake>/_models) needs a local or mounted lake"
         )
-    return Path(ctx.lake.root) / "_models" / ctx.run_date.isoformat()
+    return Path(lake_root.removeprefix("file://")) / "_models" / day.isoformat()
+
+
+def _models_dir(ctx: RunContext) -> Path:
+    return models_dir(ctx.lake.root, ctx.run_date)
+
+
+def gate_decision(lake_root: str, day: dt.date) -> GateDecision | None:
+    """The champion gate's decision for ``day``, if evaluate has made one (no Spark needed)."""
+    path = models_dir(lake_root, day) / GATE_FILE
+    return GateDecision.from_dict(json.loads(path.read_text())) if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -154,8 +185,17 @@ ModelFactory = Callable[[dict[str, Any]], Recommender]
 
 
 def candidate_grid(settings: Settings) -> dict[str, list[dict[str, Any]]]:
-    """The hyperparameter settings tried per enabled model."""
+    """The hyperparameter settings tried per enabled model (one setting: no search)."""
     m = settings.models
+    nn = m.neural
+    common = {
+        "dim": nn.dim,
+        "epochs": nn.epochs,
+        "batch_size": nn.batch_size,
+        "lr": nn.lr,
+        "workers": nn.workers,
+        "threads": nn.threads,
+    }
     grids: dict[str, list[dict[str, Any]]] = {
         "popularity": [{}],
         "itemknn": [
@@ -166,21 +206,12 @@ def candidate_grid(settings: Settings) -> dict[str, list[dict[str, Any]]]:
             for r in m.als_reg_params
         ],
         "ease": [{"reg": lam, "max_items": m.ease_max_items} for lam in m.ease_lambdas],
+        "two_tower": [{**common, "max_history": nn.max_len}],
+        "gru4rec": [{**common, "max_len": nn.max_len}],
+        "sasrec": [{**common, "max_len": nn.max_len}],
+        "lightgcn": [{**common, "layers": nn.lightgcn_layers}],
     }
     return {name: grids[name] for name in m.enabled}
-
-
-def build_model(name: str, params: dict[str, Any], *, seed: int) -> Recommender:
-    """A fresh, unfitted model."""
-    if name == "popularity":
-        return Popularity(**params)
-    if name == "itemknn":
-        return ItemKNN(**params)
-    if name == "als":
-        return ALSRecommender(**params, seed=seed)
-    if name == "ease":
-        return EASE(**params)
-    raise ValueError(f"unknown model {name!r}")
 
 
 MODEL_CLASSES: dict[str, type[Recommender]] = {
@@ -188,7 +219,33 @@ MODEL_CLASSES: dict[str, type[Recommender]] = {
     "itemknn": ItemKNN,
     "als": ALSRecommender,
     "ease": EASE,
+    "two_tower": TwoTower,
+    "gru4rec": GRU4Rec,
+    "sasrec": SASRec,
+    "lightgcn": LightGCN,
 }
+
+
+def build_model(
+    name: str, params: dict[str, Any], *, seed: int, workdir: Path | None = None
+) -> Recommender:
+    """A fresh, unfitted model.
+
+    Neural models checkpoint each epoch and stage Petastorm data under ``workdir``
+    (a per-night, per-fit folder, so a rerun resumes the fit it belongs to).
+    """
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"unknown model {name!r}")
+    cls = MODEL_CLASSES[name]
+    if name == "als" or issubclass(cls, NeuralRecommender):
+        params = {**params, "seed": seed}
+    if issubclass(cls, NeuralRecommender) and workdir is not None:
+        params = {
+            **params,
+            "checkpoint_dir": str(workdir / "checkpoints" / name),
+            "cache_dir": str((workdir / "petastorm").resolve()),
+        }
+    return cls(**params)
 
 
 def _weighted(events: DataFrame, settings: Settings, as_of: dt.date) -> DataFrame:
@@ -263,12 +320,8 @@ def train(ctx: RunContext) -> StageReport:
             & (F.col(S.EVENT_TS) < F.lit(w.test_start))
         )
         before_test = events.where(F.col(S.EVENT_TS) < F.lit(w.test_start))
-        fit_val = _to_idx(
-            _weighted(before_val, st, (w.validation_start - dt.timedelta(days=1)).date()), id_map
-        ).cache()
-        fit_test = _to_idx(
-            _weighted(before_test, st, (w.test_start - dt.timedelta(days=1)).date()), id_map
-        ).cache()
+        fit_val = _fit_frame(before_val, w.validation_start, st, id_map).cache()
+        fit_test = _fit_frame(before_test, w.test_start, st, id_map).cache()
         rec.rows_in = fit_test.count()
         out = _models_dir(ctx)
         out.mkdir(parents=True, exist_ok=True)
@@ -294,23 +347,31 @@ def train(ctx: RunContext) -> StageReport:
 
         chosen: dict[str, dict[str, Any]] = {}
         for name, grid in candidate_grid(st).items():
-            best: tuple[float, dict[str, Any]] | None = None
-            for params in grid:
+            best: tuple[float | None, dict[str, Any]] | None = None
+            if len(grid) == 1:
+                best = (None, grid[0])  # nothing to choose: no validation fit
+            for params in grid if len(grid) > 1 else []:
                 try:
-                    model = build_model(name, params, seed=st.models.seed).fit(
-                        fit_val, n_items=n_items
-                    )
+                    model = build_model(
+                        name, params, seed=st.models.seed, workdir=out / "_work" / "validation"
+                    ).fit(fit_val, n_items=n_items)
                 except ValueError as err:  # e.g. EASE over its item limit
                     log.warning("train: %s %s skipped: %s", name, params, err)
                     continue
                 score = _ndcg_on(model, truth_val, k)
                 model.release()
                 log.info("train: %s %s validation ndcg@%d=%.4f", name, params, k, score)
-                if best is None or score > best[0]:
+                if best is None or best[0] is None or score > best[0]:
                     best = (score, params)
             if best is None:
                 continue
-            model = build_model(name, best[1], seed=st.models.seed).fit(fit_test, n_items=n_items)
+            try:
+                model = build_model(
+                    name, best[1], seed=st.models.seed, workdir=out / "_work" / "test"
+                ).fit(fit_test, n_items=n_items)
+            except ValueError as err:
+                log.warning("train: %s %s skipped: %s", name, best[1], err)
+                continue
             target = out / name
             if target.exists():
                 shutil.rmtree(target)
@@ -325,22 +386,58 @@ def train(ctx: RunContext) -> StageReport:
     return report
 
 
+def _test_metrics(
+    model: Recommender,
+    users_idx: DataFrame,
+    id_map: DataFrame,
+    truth: DataFrame,
+    ks: tuple[int, ...],
+    **beyond: Any,
+) -> tuple[dict[str, float], DataFrame]:
+    """``model``'s metrics on the test truth, and its (cached) recommendations."""
+    recs = _from_idx(model.recommend(users_idx, max(ks)), id_map).cache()
+    return evaluate_metrics(truth, recs, ks=ks, **beyond), recs
+
+
 def evaluate(ctx: RunContext) -> StageReport:
-    """Every trained model on the same time split and metric code; the best is selected."""
+    """Every trained model on the same time split and metric code, then the champion gate.
+
+    Each model is logged to the registry (params, validation and test metrics, the
+    saved model); the best becomes a new registered version, the challenger. The
+    champion's model and settings are measured on the same split (reusing tonight's fit
+    when tonight trained the same settings); the challenger is selected for scoring
+    when it is not worse than the champion by more than ``evaluation.gate_tolerance``,
+    otherwise the champion is. The alias moves when the lists are published.
+    """
     report = StageReport("evaluate", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     w = windows(st, day)
     ks = tuple(st.evaluation.ks)
+    gate = st.evaluation.gate_metric
     with stage_run(lake, ctx.run_id, day, "evaluate") as rec:
         out = _models_dir(ctx)
         chosen_file = out / "chosen.json"
         if not chosen_file.is_file():
             raise InputError(f"evaluate: no trained models for {day} in {out}; run train first")
         chosen = json.loads(chosen_file.read_text())
-        selected_file = out / "selected.json"
-        if selected_file.exists():
-            selected_file.unlink()
+        for stale in (out / "selected.json", out / GATE_FILE):
+            if stale.exists():
+                stale.unlink()
         if not chosen:
+            # Nothing to promote: the gate keeps whatever serves (score falls back to
+            # popularity while there is too little history to train).
+            nothing = GateDecision(
+                metric=gate,
+                tolerance=st.evaluation.gate_tolerance,
+                challenger="none",
+                challenger_value=float("nan"),
+                champion=None,
+                champion_value=None,
+                champion_version=None,
+                promoted=False,
+                reason="no model trained tonight",
+            )
+            (out / GATE_FILE).write_text(json.dumps(nothing.as_dict(), indent=2))
             rec.message = report.note("no trained models tonight; nothing to evaluate")
             return report
         events = _events_up_to(lake, day, st.features.lookback_days)
@@ -359,13 +456,15 @@ def evaluate(ctx: RunContext) -> StageReport:
         results: dict[str, dict[str, float]] = {}
         rows: list[dict[str, Any]] = []
         now = utcnow()
+        version = f"{day.isoformat()}:{ctx.run_id}"
         for name in chosen:
             model = MODEL_CLASSES[name].load(out / name)
-            recs = _from_idx(model.recommend(users_idx, max(ks)), id_map).cache()
-            values = evaluate_metrics(
+            values, recs = _test_metrics(
+                model,
+                users_idx,
+                id_map,
                 truth,
-                recs,
-                ks=ks,
+                ks,
                 catalog=items.select(S.ITEM_ID),
                 item_categories=categories,
                 item_popularity=popularity,
@@ -383,33 +482,133 @@ def evaluate(ctx: RunContext) -> StageReport:
                 rows += metrics_rows(
                     seg_values,
                     model_name=name,
-                    model_version=f"{day.isoformat()}:{ctx.run_id}",
+                    model_version=version,
                     protocol=TIME_SPLIT,
                     segment=segment,
                     run_id=ctx.run_id,
                     run_date=day,
                     recorded_at=now,
                 )
-        if rows:
-            lake.append_rows(rows, "ops.metrics")
-        gate = st.evaluation.gate_metric
+
+        # ---- registry: every model is a tracked run; the best is tonight's challenger
+        registry = Registry(st.registry, lake.root)
+        k = max(ks)
+        runs = {
+            name: registry.log_model_run(
+                model_name=name,
+                params=chosen[name]["params"],
+                metrics={
+                    **results[name],
+                    **(
+                        {f"validation_ndcg@{k}": chosen[name]["validation_ndcg"]}
+                        if chosen[name]["validation_ndcg"] is not None
+                        else {}
+                    ),
+                },
+                artifact_dir=out / name,
+                run_date=day.isoformat(),
+                run_id=ctx.run_id,
+            )
+            for name in results
+        }
         best = max(results, key=lambda m: results[m].get(gate, float("-inf")))
-        (out / "selected.json").write_text(
-            json.dumps({"model": best, "params": chosen[best]["params"], gate: results[best][gate]})
+        challenger = registry.register(
+            runs[best],
+            model_name=best,
+            params=chosen[best]["params"],
+            run_date=day.isoformat(),
+            run_id=ctx.run_id,
+            metric=gate,
+            metric_value=results[best][gate],
         )
+        champion = registry.champion()
+        champion_value = _champion_on_split(
+            champion, chosen, results, gate, ctx, w, events, id_map, users_idx, truth, ks
+        )
+        decision = decide(
+            metric=gate,
+            tolerance=st.evaluation.gate_tolerance,
+            challenger=best,
+            challenger_value=results[best][gate],
+            champion=champion.model_name if champion else None,
+            champion_value=champion_value,
+            champion_version=champion.version if champion else None,
+        )
+        if decision.promoted or champion is None:
+            selected = {"model": best, "params": chosen[best]["params"]}
+            selected |= {"version": challenger.version, gate: results[best][gate]}
+        else:
+            selected = {"model": champion.model_name, "params": champion.params}
+            selected |= {"version": champion.version, gate: champion_value}
+        selected["promote"] = challenger.version if decision.promoted else None
+        rows += gate_rows(
+            decision,
+            model_version=challenger.version,
+            run_id=ctx.run_id,
+            run_date=day,
+            recorded_at=now,
+        )
+        lake.append_rows(rows, "ops.metrics")
+        (out / GATE_FILE).write_text(json.dumps(decision.as_dict(), indent=2))
+        (out / "selected.json").write_text(json.dumps(selected, indent=2, default=str))
         report.counts = {
             "models": len(results),
             "test_users": int(truth.select(S.USER_ID).distinct().count()),
         }
         report.validations.append(
-            {"suite": "offline metrics", "status": f"best {best}", "failures": [], "json": str(out)}
+            {
+                "suite": "champion gate",
+                "status": "promoted" if decision.promoted else "champion kept",
+                "failures": [],
+                "json": str(out / GATE_FILE),
+            }
         )
-        report.notes.append(format_table(results, [gate, f"recall@{max(ks)}", "mrr"]))
+        report.notes.append(format_table(results, [gate, f"recall@{k}", "mrr"]))
+        report.note(decision.summary())
+        report.note(
+            f"registry: {registry.uri} {st.registry.registered_model} v{challenger.version}"
+        )
         rec.rows_out = len(results)
-        rec.model_version = best
+        rec.model_version = f"{selected['model']}@v{selected['version']}"
+        rec.message = decision.summary()
         truth.unpersist()
         id_map.unpersist()
     return report
+
+
+def _champion_on_split(
+    champion: ModelVersion | None,
+    chosen: dict[str, Any],
+    results: dict[str, dict[str, float]],
+    gate: str,
+    ctx: RunContext,
+    w: Windows,
+    events: DataFrame,
+    id_map: DataFrame,
+    users_idx: DataFrame,
+    truth: DataFrame,
+    ks: tuple[int, ...],
+) -> float | None:
+    """The champion's model and settings measured on tonight's split; None if unknown."""
+    if champion is None:
+        return None
+    name = champion.model_name
+    if name in chosen and name in results and chosen[name]["params"] == champion.params:
+        return results[name][gate]  # tonight trained exactly the champion's settings
+    if name not in MODEL_CLASSES:
+        log.warning("evaluate: champion v%s is a %r, unknown here", champion.version, name)
+        return None
+    st = ctx.settings
+    before_test = events.where(F.col(S.EVENT_TS) < F.lit(w.test_start))
+    fit = _fit_frame(before_test, w.test_start, st, id_map)
+    workdir = _models_dir(ctx) / "_work" / "champion"
+    model = build_model(name, champion.params, seed=st.models.seed, workdir=workdir).fit(
+        fit, n_items=_n_items(id_map)
+    )
+    values, recs = _test_metrics(model, users_idx, id_map, truth, ks)
+    model.release()
+    recs.unpersist()
+    return float(values[gate])
 
 
 def score(ctx: RunContext) -> StageReport:
@@ -424,12 +623,22 @@ def score(ctx: RunContext) -> StageReport:
         else:  # too little history to evaluate yet: serve popularity
             selected = {"model": "popularity", "params": {}}
         name, params = selected["model"], selected["params"]
-        version = f"{day.isoformat()}:{ctx.run_id}"
+        version = (
+            f"{st.registry.registered_model}/{selected['version']}"
+            if selected.get("version")
+            else f"{day.isoformat()}:{ctx.run_id}"
+        )
         pairs = lake.read("gold.interactions").where(F.col(S.AS_OF_DATE) == F.lit(day))
         id_map = lake.read("gold.id_map").cache()
         items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day)).cache()
-        fit = _to_idx(pairs, id_map).select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT).cache()
-        model = build_model(name, params, seed=st.models.seed).fit(fit, n_items=_n_items(id_map))
+        fit = (
+            _to_idx(pairs, id_map)
+            .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(LAST_TS))
+            .cache()
+        )
+        model = build_model(
+            name, params, seed=st.models.seed, workdir=_models_dir(ctx) / "_work" / "score"
+        ).fit(fit, n_items=_n_items(id_map))
         users = fit.select(S.USER_IDX).distinct()
         candidates = _from_idx(model.recommend(users, sv.candidates), id_map).drop(S.RANK)
         events = _events_up_to(lake, day, st.features.lookback_days)
@@ -502,7 +711,14 @@ def score(ctx: RunContext) -> StageReport:
                 ctx.spark.read.format("delta").load(path).count()
             )
         (_models_dir(ctx) / "staged.json").write_text(
-            json.dumps({"run_id": ctx.run_id, "model": name})
+            json.dumps(
+                {
+                    "run_id": ctx.run_id,
+                    "model": name,
+                    "model_version": version,
+                    "promote": selected.get("promote"),
+                }
+            )
         )
         model.release()
         rec.rows_out = report.tables["gold.user_recommendations (staged)"]
@@ -520,7 +736,8 @@ def publish(ctx: RunContext) -> StageReport:
         staged_file = _models_dir(ctx) / "staged.json"
         if not staged_file.is_file():
             raise InputError(f"publish: nothing staged for {day}; run score first")
-        run_id = json.loads(staged_file.read_text())["run_id"]
+        staged = json.loads(staged_file.read_text())
+        run_id = staged["run_id"]
         frames = {
             name: ctx.spark.read.format("delta").load(lake.file_path(path, run_id))
             for name, path in STAGED.items()
@@ -529,7 +746,13 @@ def publish(ctx: RunContext) -> StageReport:
         for name in versions:
             report.tables[name] = lake.read(name).count()
         rec.rows_out = report.tables["gold.user_recommendations"]
+        rec.model_version = staged.get("model_version")
         rec.message = "versions " + ", ".join(f"{n}@{v}" for n, v in versions.items())
+        if staged.get("promote"):
+            # The lists are out: the model that made them is now the champion.
+            Registry(ctx.settings.registry, lake.root).promote(staged["promote"])
+            rec.message += f"; champion -> v{staged['promote']}"
+        report.note(rec.message)
     return report
 
 

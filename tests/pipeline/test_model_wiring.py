@@ -1,0 +1,38 @@
+"""How the nightly stages build every model from conf (no Spark needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shoprec.config import MODEL_NAMES, Settings
+from shoprec.models.neural import NeuralRecommender
+from shoprec.pipeline.recommend import MODEL_CLASSES, build_model, candidate_grid
+
+
+def test_every_model_name_has_a_class_and_a_grid() -> None:
+    assert set(MODEL_CLASSES) == set(MODEL_NAMES)
+    grid = candidate_grid(Settings())
+    assert set(grid) == set(MODEL_NAMES)
+    for name, settings in grid.items():
+        assert settings, name
+        model = build_model(name, settings[0], seed=3)
+        assert isinstance(model, MODEL_CLASSES[name])
+
+
+def test_neural_models_get_horovod_workers_and_per_fit_folders(tmp_path: Path) -> None:
+    st = Settings().with_overrides({"models": {"neural": {"workers": 2, "epochs": 4, "dim": 8}}})
+    for name in ("two_tower", "gru4rec", "sasrec", "lightgcn"):
+        (params,) = candidate_grid(st)[name]
+        model = build_model(name, params, seed=5, workdir=tmp_path / "test")
+        assert isinstance(model, NeuralRecommender)
+        cfg = model.train_config
+        assert (cfg.workers, cfg.epochs, cfg.seed, model.dim) == (2, 4, 5, 8)
+        assert cfg.checkpoint_dir == str(tmp_path / "test" / "checkpoints" / name)
+        assert cfg.cache_dir == str((tmp_path / "test" / "petastorm").resolve())
+
+
+def test_unknown_model_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("bpr", {}, seed=1)
