@@ -5,7 +5,7 @@ VENV := .venv
 PY   := $(VENV)/bin/python
 export PYSPARK_PYTHON := $(abspath $(PY))
 
-.PHONY: setup demo test lint typecheck unit bench lock clean
+.PHONY: setup demo test lint typecheck unit bench lock clean wheel
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,11 @@ test: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
+# The project's code as spark-submit ships it to executors: --py-files dist/shoprec-*.whl
+wheel: setup
+	rm -rf dist
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+
 bench: setup
 	$(PY) -m shoprec.bench.ingest $(BENCH_ARGS)
 
@@ -39,4 +44,4 @@ lock:
 	  $(VENV)/bin/pip freeze --exclude-editable | grep -v -i -E '^(horovod|shoprec)( @|=)' ) > constraints.txt
 
 clean:
-	rm -rf lake data spark-warehouse metastore_db derby.log .pytest_cache .mypy_cache .ruff_cache
+	rm -rf lake data dist spark-warehouse metastore_db derby.log .pytest_cache .mypy_cache .ruff_cache
