@@ -2,6 +2,7 @@
 
     ingest >> validate >> features >> train >> evaluate >> champion_gate
         champion_gate >> [promote_challenger, keep_champion] >> score >> publish
+    features >> search_index >> search_train >> search_publish
 
 Each stage is ``spark-submit jobs/<stage>.py --conf C --date D --run-id R`` (the
 library does the work; this file only wires it). D is the data interval's start date
@@ -43,7 +44,18 @@ log = logging.getLogger(__name__)
 
 DAG_ID = "shoprec_nightly_recommendations"
 HOME = os.environ.get("SHOPREC_HOME", "/opt/shoprec")
-STAGES = ("ingest", "validate", "features", "train", "evaluate", "score", "publish")
+STAGES = (
+    "ingest",
+    "validate",
+    "features",
+    "train",
+    "evaluate",
+    "score",
+    "publish",
+    "search_index",
+    "search_train",
+    "search_publish",
+)
 # Generous ceilings: a stage that runs past its timeout is killed and retried.
 TIMEOUTS = {
     "ingest": dt.timedelta(hours=1),
@@ -53,6 +65,9 @@ TIMEOUTS = {
     "evaluate": dt.timedelta(hours=2),
     "score": dt.timedelta(hours=2),
     "publish": dt.timedelta(minutes=30),
+    "search_index": dt.timedelta(hours=1),
+    "search_train": dt.timedelta(hours=2),
+    "search_publish": dt.timedelta(hours=1),
 }
 RUN_DATE = "{{ data_interval_start | ds }}"
 # Airflow's run ids hold ':' and '+', which Hadoop paths refuse; keep a safe form.
@@ -159,3 +174,5 @@ with DAG(
     )
     gate >> [promote, keep]
     [promote, keep] >> tasks["score"] >> tasks["publish"]
+    # Search learns from the same silver; it runs beside the recommenders.
+    tasks["features"] >> tasks["search_index"] >> tasks["search_train"] >> tasks["search_publish"]

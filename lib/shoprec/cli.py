@@ -233,6 +233,24 @@ def cmd_similar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from shoprec.lake import Lake
+    from shoprec.search.service import search_command
+
+    settings = load_settings(args.conf)
+    lake = Lake(_spark(settings), settings.lake.root)
+    rows = search_command(lake, settings, args.query, user=args.user, k=args.k)
+    if not rows:
+        print(f"no results for {args.query!r}")
+        return 1
+    first = rows[0]
+    print(f"{args.query!r} -> {first.get('query_norm', '')!r} ({first.get('source', '')})")
+    for r in rows:
+        title = (r.get("title") or "")[:48]
+        print(f"{r['rank']:>3}  {r['item_id']:<14} {r['score']:>9.4f}  {title:<48}  {r['reason']}")
+    return 0
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from shoprec.lake import Lake
     from shoprec.serving.publish import restore_previous
@@ -337,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_conf(p, required=False)
     p.add_argument("--item", required=True)
     p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("search", help="search results for a query, as the shop would get them")
+    _add_conf(p, required=False)
+    p.add_argument("query")
+    p.add_argument("--user", help="personalize for this user (shop id or p_ pseudonym)")
+    p.add_argument("--k", type=int, default=10, help="results to show (default 10)")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("restore", help="serve the previous publication again (all serving tables)")
     _add_conf(p, required=False)

@@ -35,6 +35,11 @@ def test_task_order(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags[DAG_ID]
     chain = ["ingest", "validate", "features", "train", "evaluate", "champion_gate"]
     for up, down in itertools.pairwise(chain):
+        if up != "features":
+            assert dag.get_task(up).downstream_task_ids == {down}
+    assert dag.get_task("features").downstream_task_ids == {"train", "search_index"}
+    search = ["search_index", "search_train", "search_publish"]
+    for up, down in itertools.pairwise(search):
         assert dag.get_task(up).downstream_task_ids == {down}
     assert dag.get_task("champion_gate").downstream_task_ids == {
         "promote_challenger",
@@ -95,6 +100,7 @@ def test_one_night_end_to_end(dagbag, spark, tmp_path: Path) -> None:  # type: i
     )
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert states["publish"].endswith("success"), states
+    assert states["search_publish"].endswith("success"), states
     assert states["keep_champion"].endswith("success")  # nothing trained on night one
     assert states["promote_challenger"].endswith("skipped")
 

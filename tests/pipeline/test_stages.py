@@ -45,6 +45,8 @@ def conf(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "lake": {"root": str(lake_root)},
             "privacy": {"key": TEST_KEY},
             "sources": [as_source(shop)],
+            # This module is about ingest and validate; test_recommend covers the models.
+            "models": {"enabled": ["popularity", "itemknn"]},
         }
     )
 

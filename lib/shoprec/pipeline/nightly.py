@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 
 from shoprec.config import Settings
 from shoprec.errors import InputError
-from shoprec.pipeline import recommend, stages
+from shoprec.pipeline import recommend, search, stages
 from shoprec.pipeline.runs import new_run_id
 
 Stage = Callable[[stages.RunContext], stages.StageReport]
@@ -25,6 +25,10 @@ STAGES: dict[str, Stage] = {
     "evaluate": recommend.evaluate,
     "score": recommend.score,
     "publish": recommend.publish,
+    # Site search: its own index, ranker and serving tables, from the same silver.
+    "search_index": search.search_index,
+    "search_train": search.search_train,
+    "search_publish": search.search_publish,
 }
 
 
