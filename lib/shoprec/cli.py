@@ -253,11 +253,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from shoprec.lake import Lake
-    from shoprec.serving.publish import restore_previous
+    from shoprec.serving.publish import SEARCH_SERVING_TABLES, SERVING_TABLES, restore_previous
 
     settings = load_settings(args.conf)
     lake = Lake(_spark(settings), settings.lake.root)
-    for table_name, run_id in restore_previous(lake).items():
+    tables = SEARCH_SERVING_TABLES if args.search else SERVING_TABLES
+    for table_name, run_id in restore_previous(lake, tables).items():
         print(f"restored {table_name} to the publication of run {run_id}")
     return 0
 
@@ -365,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", help="serve the previous publication again (all serving tables)")
     _add_conf(p, required=False)
+    p.add_argument(
+        "--search",
+        action="store_true",
+        help="restore the search tables (search_results, query_suggestions) instead",
+    )
     p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser(
