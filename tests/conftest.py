@@ -70,6 +70,8 @@ def nights_conf(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                 "neural": {"dim": 16, "epochs": 3, "batch_size": 256, "workers": 0},
             },
             "serving": {"list_size": 10, "repeat_purchase_categories": ["grocery", "pets"]},
+            # tests/pipeline/test_search_stages.py and the DAG test cover search
+            "search": {"enabled": False},
         }
     )
 

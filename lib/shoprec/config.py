@@ -252,6 +252,9 @@ class ServingConfig(_Section):
 class SearchConfig(_Section):
     """Site search: the BM25 index, what is learned from logs, the ranker and serving."""
 
+    # False: the nightly run skips the search stages (a shop without site search logs).
+    enabled: bool = True
+
     # BM25 per field, summed with these weights (title above category and brand
     # above description).
     field_weights: dict[str, float] = Field(

@@ -47,6 +47,7 @@ def conf(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "sources": [as_source(shop)],
             # This module is about ingest and validate; test_recommend covers the models.
             "models": {"enabled": ["popularity", "itemknn"]},
+            "search": {"enabled": False},
         }
     )
 

@@ -31,6 +31,8 @@ STAGES: dict[str, Stage] = {
     "search_publish": search.search_publish,
 }
 
+SEARCH_STAGES = ("search_index", "search_train", "search_publish")
+
 
 @dataclass
 class NightReport:
@@ -69,6 +71,8 @@ def run_nightly(
     ctx = stages.RunContext.create(spark, settings, run_date, new_run_id(run_date))
     night = NightReport(run_date, ctx.run_id)
     for name, stage in STAGES.items():
+        if name in SEARCH_STAGES and not settings.search.enabled:
+            continue
         started = time.perf_counter()
         night.stages.append(stage(ctx))
         if on_stage is not None:
