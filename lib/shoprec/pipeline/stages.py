@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass, field
 from functools import partial, reduce
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -38,8 +38,9 @@ from shoprec.ingest.bronze import to_bronze
 from shoprec.ingest.formats import get_format
 from shoprec.lake import Lake
 from shoprec.pipeline.runs import stage_run, utcnow
-from shoprec.quality import suites
-from shoprec.quality.runner import Outcome, Validator
+
+if TYPE_CHECKING:  # Great Expectations takes seconds to import: only validate loads it
+    from shoprec.quality.runner import Outcome, Validator
 
 log = logging.getLogger(__name__)
 
@@ -369,6 +370,9 @@ def _gate(
 
 def validate(ctx: RunContext) -> StageReport:
     """Bronze of the run date -> silver, all or nothing behind the quality gate."""
+    from shoprec.quality import suites
+    from shoprec.quality.runner import Validator
+
     report = StageReport("validate", ctx.run_date)
     lake, day, q = ctx.lake, ctx.run_date, ctx.settings.quality
     with stage_run(lake, ctx.run_id, day, "validate") as rec:
