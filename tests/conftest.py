@@ -67,7 +67,7 @@ def nights_conf(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                 "ease_lambdas": [100.0, 400.0],
                 "als_reg_params": [0.1],
                 "itemknn_shrinks": [10.0],
-                "neural": {"dim": 16, "epochs": 3, "batch_size": 256, "workers": 0},
+                "neural": {"dim": 8, "epochs": 2, "batch_size": 512, "workers": 0},
             },
             "serving": {"list_size": 10, "repeat_purchase_categories": ["grocery", "pets"]},
             # tests/pipeline/test_search_stages.py and the DAG test cover search

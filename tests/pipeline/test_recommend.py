@@ -1,7 +1,8 @@
 """The recommendation half of the nightly pipeline, end to end on a small synthetic shop.
 
 Four nights: the first two have too little history to train (popularity is served),
-the last two tune, evaluate and serve the selected model.
+the last two tune, evaluate and serve the selected model. The notebooks under
+notebooks/ run here too, against the lake these nights build (one lake, one worker).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from shoprec.pipeline.recommend import MODEL_CLASSES
 from shoprec.registry import Registry
 from shoprec.serving.publish import current_publication, restore_previous
 from tests.conftest import NIGHTS, NIGHTS_START
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 START = NIGHTS_START
 DAYS = NIGHTS
@@ -145,3 +148,26 @@ def test_champion_gate_and_registry(lake: Lake, conf: Settings) -> None:
     folder = registry.download(champion, Path(conf.lake.root) / "_tmp_champion")
     model = MODEL_CLASSES[champion.model_name].load(folder)
     assert model.n_items > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["exploration", "model_report"])
+def test_notebook_runs(
+    name: str, conf: Settings, lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each notebook runs top to bottom (nbclient) and draws its charts."""
+    import nbformat
+    import yaml
+    from nbclient import NotebookClient
+
+    conf_file = tmp_path / "conf.yaml"
+    conf_file.write_text(yaml.safe_dump(conf.model_dump(mode="json")))
+    monkeypatch.setenv("SHOPREC_CONF", str(conf_file))
+    monkeypatch.setenv("SHOPREC_LAKE", conf.lake.root)
+    book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    NotebookClient(
+        book, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert [o for o in outputs if "image/png" in o.get("data", {})], f"{name} drew no chart"
