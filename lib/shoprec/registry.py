@@ -56,9 +56,14 @@ def tracking_uri(cfg: RegistryConfig, lake_root: str) -> str:
             f"registry.tracking_uri: required when lake.root is remote ({lake_root}); "
             "give the MLflow tracking server"
         )
-    root = Path(lake_root.removeprefix("file://")).resolve() / REGISTRY_DIR
+    root = _local_dir(lake_root)
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'mlflow.db'}"
+
+
+def _local_dir(lake_root: str) -> Path:
+    """The embedded store's folder under a local lake."""
+    return Path(lake_root.removeprefix("file://")).resolve() / REGISTRY_DIR
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,7 @@ class Registry:
         self.cfg = cfg
         self.uri = tracking_uri(cfg, lake_root)
         self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
-        self._artifacts = (
-            None
-            if cfg.tracking_uri
-            else (Path(lake_root.removeprefix("file://")).resolve() / REGISTRY_DIR / "artifacts")
-        )
+        self._artifacts = None if cfg.tracking_uri else _local_dir(lake_root) / "artifacts"
 
     # ----------------------------------------------------------------- tracking
     def _experiment_id(self) -> str:

@@ -103,6 +103,11 @@ def _fit_frame(events: DataFrame, cut: dt.datetime, st: Settings, id_map: DataFr
     ``last_ts`` (the user's last event on the item) orders the sequential models' input.
     """
     pairs = _weighted(events, st, (cut - dt.timedelta(days=1)).date())
+    return _model_input(pairs, id_map)
+
+
+def _model_input(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
+    """gold.interactions-shaped pairs -> what every model's ``fit`` takes."""
     return _to_idx(pairs, id_map).select(
         S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(LAST_TS)
     )
@@ -523,7 +528,7 @@ def evaluate(ctx: RunContext) -> StageReport:
         )
         champion = registry.champion()
         champion_value = _champion_on_split(
-            champion, chosen, results, gate, ctx, w, events, id_map, users_idx, truth, ks
+            champion, chosen, results, gate, ctx, w, before_test, id_map, users_idx, truth, ks
         )
         decision = decide(
             metric=gate,
@@ -583,7 +588,7 @@ def _champion_on_split(
     gate: str,
     ctx: RunContext,
     w: Windows,
-    events: DataFrame,
+    before_test: DataFrame,
     id_map: DataFrame,
     users_idx: DataFrame,
     truth: DataFrame,
@@ -599,7 +604,6 @@ def _champion_on_split(
         log.warning("evaluate: champion v%s is a %r, unknown here", champion.version, name)
         return None
     st = ctx.settings
-    before_test = events.where(F.col(S.EVENT_TS) < F.lit(w.test_start))
     fit = _fit_frame(before_test, w.test_start, st, id_map)
     workdir = _models_dir(ctx) / "_work" / "champion"
     model = build_model(name, champion.params, seed=st.models.seed, workdir=workdir).fit(
@@ -631,11 +635,7 @@ def score(ctx: RunContext) -> StageReport:
         pairs = lake.read("gold.interactions").where(F.col(S.AS_OF_DATE) == F.lit(day))
         id_map = lake.read("gold.id_map").cache()
         items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day)).cache()
-        fit = (
-            _to_idx(pairs, id_map)
-            .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(LAST_TS))
-            .cache()
-        )
+        fit = _model_input(pairs, id_map).cache()
         model = build_model(
             name, params, seed=st.models.seed, workdir=_models_dir(ctx) / "_work" / "score"
         ).fit(fit, n_items=_n_items(id_map))
