@@ -1,11 +1,12 @@
 """The nightly shoprec run as an Airflow 3 DAG: one spark-submit task per stage.
 
-    ingest >> validate >> features >> train >> evaluate >> champion_gate
+    ingest >> validate >> features >> train_* >> evaluate >> champion_gate
         champion_gate >> [promote_challenger, keep_champion] >> score >> publish
     features >> search_index >> search_train >> search_publish
 
 Each stage is ``spark-submit jobs/<stage>.py --conf C --date D --run-id R`` (the
-library does the work; this file only wires it). D is the data interval's start date
+library does the work; this file only wires it); the train tasks add ``--models``:
+the baselines in one, each neural model in its own. D is the data interval's start date
 (the day whose logs the night processes); R is shared by every task of the DAG run, so
 ``ops.runs`` and the staged lists tie back to it. A validation failure fails the
 validate task, and everything downstream is left undone (upstream_failed): nothing is
@@ -48,7 +49,6 @@ STAGES = (
     "ingest",
     "validate",
     "features",
-    "train",
     "evaluate",
     "score",
     "publish",
@@ -61,7 +61,6 @@ TIMEOUTS = {
     "ingest": dt.timedelta(hours=1),
     "validate": dt.timedelta(hours=2),
     "features": dt.timedelta(hours=2),
-    "train": dt.timedelta(hours=4),
     "evaluate": dt.timedelta(hours=2),
     "score": dt.timedelta(hours=2),
     "publish": dt.timedelta(minutes=30),
@@ -69,6 +68,18 @@ TIMEOUTS = {
     "search_train": dt.timedelta(hours=2),
     "search_publish": dt.timedelta(hours=1),
 }
+# Training, one task per group: the baselines together, each neural model alone (its
+# own retries, its own Horovod ranks, side by side on a cluster). The train stage
+# trains the group's models that the conf enables; a task whose models are all
+# disabled finishes at once. Evaluate reads every model's outcome.
+TRAIN_GROUPS = {
+    "train_baselines": "popularity,itemknn,als,ease",
+    "train_two_tower": "two_tower",
+    "train_gru4rec": "gru4rec",
+    "train_sasrec": "sasrec",
+    "train_lightgcn": "lightgcn",
+}
+TRAIN_TIMEOUT = dt.timedelta(hours=4)
 RUN_DATE = "{{ data_interval_start | ds }}"
 # Airflow's run ids hold ':' and '+', which Hadoop paths refuse; keep a safe form.
 RUN_ID = "af-{{ run_id | replace(':', '') | replace('+', '_') }}"
@@ -132,10 +143,10 @@ with DAG(
     },
     tags=["shoprec", "recommendations"],
 ) as dag:
-    tasks: dict[str, Any] = {}
-    for stage in STAGES:
-        tasks[stage] = SparkSubmitOperator(
-            task_id=stage,
+
+    def stage_task(task_id: str, stage: str, *extra_args: str, **kwargs: Any) -> Any:
+        return SparkSubmitOperator(
+            task_id=task_id,
             conn_id=os.environ.get("SHOPREC_SPARK_CONN", "spark_default"),
             application=f"{{{{ params.jobs_dir }}}}/{stage}.py",
             application_args=[
@@ -145,14 +156,28 @@ with DAG(
                 RUN_DATE,
                 "--run-id",
                 RUN_ID,
+                *extra_args,
             ],
             py_files="{{ params.py_files or '' }}",
             jars="{{ params.jars or '' }}",
-            name=f"shoprec-{stage}-{{{{ data_interval_start | ds_nodash }}}}",
+            name=f"shoprec-{task_id}-{{{{ data_interval_start | ds_nodash }}}}",
+            **kwargs,
+        )
+
+    tasks: dict[str, Any] = {
+        stage: stage_task(
+            stage,
+            stage,
             execution_timeout=TIMEOUTS[stage],
             # A blocking validation failure is the data, not the cluster: fail at once.
             retries=0 if stage == "validate" else default_args["retries"],
         )
+        for stage in STAGES
+    }
+    train = [
+        stage_task(task_id, "train", "--models", models, execution_timeout=TRAIN_TIMEOUT)
+        for task_id, models in TRAIN_GROUPS.items()
+    ]
 
     gate = BranchPythonOperator(
         task_id="champion_gate",
@@ -164,14 +189,8 @@ with DAG(
     keep = EmptyOperator(task_id="keep_champion")
     tasks["score"].trigger_rule = TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
 
-    (
-        tasks["ingest"]
-        >> tasks["validate"]
-        >> tasks["features"]
-        >> tasks["train"]
-        >> tasks["evaluate"]
-        >> gate
-    )
+    tasks["ingest"] >> tasks["validate"] >> tasks["features"] >> train
+    train >> tasks["evaluate"] >> gate
     gate >> [promote, keep]
     [promote, keep] >> tasks["score"] >> tasks["publish"]
     # Search learns from the same silver; it runs beside the recommenders.

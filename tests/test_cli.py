@@ -54,6 +54,14 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
             "unknown source format 'xml'",
         ),
         (["benchmark", "--train", "{tmp}/none.txt", "--test", "{tmp}/none.txt"], "no such file"),
+        (
+            ["run", "evaluate", "--conf", "{conf}", "--date", "2026-11-01", "--models", "ease"],
+            "--models applies to the train stage only",
+        ),
+        (
+            ["run", "train", "--conf", "{conf}", "--date", "2026-11-01", "--models", "ease,bert"],
+            "unknown model 'bert'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -63,6 +71,17 @@ def test_bad_input_is_one_line_and_exit_2(
     args = [a.format(conf=conf, tmp=tmp_path) for a in argv]
     assert main(args) == 2
     assert expected in one_line_error(capsys)
+
+
+def test_train_task_for_disabled_models_does_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The DAG's per-model train tasks exist whatever the conf enables; disabled ones pass."""
+    conf = conf_file(tmp_path, "models: {enabled: [popularity]}\n")
+    argv = ["run", "train", "--conf", str(conf), "--date", "2026-11-01", "--models", "sasrec"]
+    assert main(argv) == 0
+    assert "nothing to train" in capsys.readouterr().out
+    assert not (tmp_path / "lake").exists()
 
 
 def test_unknown_config_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shoprec.config import Settings, SourceConfig, load_settings
+from shoprec.config import MODEL_NAMES, Settings, SourceConfig, load_settings
 from shoprec.dates import date_range, parse_run_date
 from shoprec.errors import ShoprecError
 
@@ -119,7 +119,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     day = parse_run_date(args.date)
     if args.stage not in STAGES:
         raise ShoprecError(f"unknown stage {args.stage!r}; known: {', '.join(STAGES)}")
-    report = run_stage(_spark(settings), settings, args.stage, day, run_id=args.run_id)
+    models = _models(args.models, args.stage) if args.models else None
+    if models is not None and not set(models) & set(settings.models.enabled):
+        # The DAG has a train task per neural model whatever the conf enables: no Spark work.
+        print(f"train {day}: none of {', '.join(models)} is in models.enabled; nothing to train")
+        return 0
+    report = run_stage(
+        _spark(settings), settings, args.stage, day, run_id=args.run_id, models=models
+    )
     for table_name, rows in report.tables.items():
         print(f"{args.stage} {day}: {table_name} {rows:,} rows")
     return 0
@@ -280,6 +287,19 @@ def _run_id(text: str) -> str:
     return text
 
 
+def _models(text: str, stage: str) -> tuple[str, ...]:
+    if stage != "train":
+        raise ShoprecError(f"--models applies to the train stage only, not {stage!r}")
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in names if m not in MODEL_NAMES]
+    if unknown or not names:
+        raise ShoprecError(
+            f"--models: unknown model {unknown[0] if unknown else text!r} "
+            f"(known: {', '.join(MODEL_NAMES)})"
+        )
+    return names
+
+
 def _add_conf(p: argparse.ArgumentParser, required: bool) -> None:
     if required:
         p.add_argument("--conf", required=True, help="config file (YAML, see conf/)")
@@ -315,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--run-id",
         type=_run_id,
         help="share one run id across the stages of a night (the Airflow DAG run's)",
+    )
+    p.add_argument(
+        "--models",
+        help="train: only these comma-separated models (each must be in models.enabled "
+        "to be trained; evaluate reads every model's outcome)",
     )
     p.set_defaults(func=cmd_run)
 

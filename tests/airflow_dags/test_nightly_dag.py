@@ -33,11 +33,16 @@ def test_every_dag_file_imports(dagbag) -> None:  # type: ignore[no-untyped-def]
 
 def test_task_order(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags[DAG_ID]
-    chain = ["ingest", "validate", "features", "train", "evaluate", "champion_gate"]
+    train = {t for t in dag.task_ids if t.startswith("train_")}
+    assert "train_baselines" in train
+    chain = ["ingest", "validate", "features"]
     for up, down in itertools.pairwise(chain):
-        if up != "features":
-            assert dag.get_task(up).downstream_task_ids == {down}
-    assert dag.get_task("features").downstream_task_ids == {"train", "search_index"}
+        assert dag.get_task(up).downstream_task_ids == {down}
+    assert dag.get_task("features").downstream_task_ids == train | {"search_index"}
+    assert dag.get_task("evaluate").upstream_task_ids == train
+    assert dag.get_task("evaluate").downstream_task_ids == {"champion_gate"}
+    for task_id in train:
+        assert dag.get_task(task_id).downstream_task_ids == {"evaluate"}
     search = ["search_index", "search_train", "search_publish"]
     for up, down in itertools.pairwise(search):
         assert dag.get_task(up).downstream_task_ids == {down}
@@ -51,7 +56,22 @@ def test_task_order(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dag.max_active_runs == 1 and dag.catchup
     for task in dag.tasks:
         assert task.execution_timeout is not None, task.task_id
-    assert dag.get_task("train").retries > 0 and dag.get_task("validate").retries == 0
+    assert dag.get_task("train_baselines").retries > 0 and dag.get_task("validate").retries == 0
+
+
+def test_train_tasks_cover_every_model(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """Each model the library knows is trained by exactly one task, with --models."""
+    from shoprec.config import MODEL_NAMES
+
+    dag = dagbag.dags[DAG_ID]
+    grouped: list[str] = []
+    for task in dag.tasks:
+        if task.task_id.startswith("train_"):
+            assert task.application.endswith("/train.py"), task.task_id
+            flag, models = task.application_args[-2:]
+            assert flag == "--models", task.task_id
+            grouped += models.split(",")
+    assert sorted(grouped) == sorted(MODEL_NAMES)
 
 
 def test_dag_file_does_no_work_at_import() -> None:
@@ -77,7 +97,14 @@ def test_one_night_end_to_end(dagbag, spark, tmp_path: Path) -> None:  # type: i
     lake = tmp_path / "lake"
     conf = tmp_path / "nightly.yaml"
     settings = load_settings(ROOT / "conf" / "local.yaml").with_overrides(
-        {"lake": {"root": str(lake)}, "privacy": {"key": TEST_KEY}, "sources": [as_source(shop)]}
+        {
+            "lake": {"root": str(lake)},
+            "privacy": {"key": TEST_KEY},
+            "sources": [as_source(shop)],
+            # the neural train tasks then finish without starting Spark (night one
+            # trains nothing anyway: too little history)
+            "models": {"enabled": ["popularity", "itemknn"]},
+        }
     )
     conf.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
     from airflow.utils import db
@@ -100,6 +127,7 @@ def test_one_night_end_to_end(dagbag, spark, tmp_path: Path) -> None:  # type: i
     )
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert states["publish"].endswith("success"), states
+    assert all(states[t].endswith("success") for t in states if t.startswith("train_")), states
     assert states["search_publish"].endswith("success"), states
     assert states["keep_champion"].endswith("success")  # nothing trained on night one
     assert states["promote_challenger"].endswith("skipped")

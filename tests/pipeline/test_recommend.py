@@ -17,7 +17,7 @@ from shoprec import schemas as S
 from shoprec.config import MODEL_NAMES, Settings
 from shoprec.lake import Lake
 from shoprec.pipeline.nightly import NightReport, run_stage
-from shoprec.pipeline.recommend import MODEL_CLASSES
+from shoprec.pipeline.recommend import MODEL_CLASSES, trained_models
 from shoprec.registry import Registry
 from shoprec.serving.publish import current_publication, restore_previous
 from tests.conftest import NIGHTS, NIGHTS_START
@@ -120,6 +120,25 @@ def test_features_rerun_is_identical(spark: SparkSession, lake: Lake, conf: Sett
     run_stage(spark, conf, "features", DAYS[1])
     assert counts() == before and lake.read("gold.id_map").count() == id_rows
     assert Path(lake.root, "_models", DAYS[-1].isoformat(), "selected.json").is_file()
+
+
+def test_train_task_for_some_models_leaves_the_others(
+    spark: SparkSession, lake: Lake, conf: Settings
+) -> None:
+    """The DAG trains model groups in separate tasks: each writes only its own outcome."""
+    out = Path(lake.root, "_models", DAYS[-1].isoformat())
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "trained").iterdir()}
+    assert set(before) == {f"{m}.json" for m in MODEL_NAMES}
+    report = run_stage(spark, conf, "train", DAYS[-1], models=("popularity",))
+    assert report.counts == {"models": 1}
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "trained").iterdir()}
+    assert after["popularity.json"] != before["popularity.json"]
+    assert {n: t for n, t in after.items() if n != "popularity.json"} == {
+        n: t for n, t in before.items() if n != "popularity.json"
+    }
+    fitted, skipped = trained_models(out, list(MODEL_NAMES))
+    assert set(fitted) == set(MODEL_NAMES) and not skipped
+    assert (out / "popularity").is_dir()
 
 
 def test_champion_gate_and_registry(lake: Lake, conf: Settings) -> None:

@@ -49,11 +49,17 @@ def run_stage(
     stage: str,
     run_date: dt.date,
     run_id: str | None = None,
+    *,
+    models: tuple[str, ...] | None = None,
 ) -> stages.StageReport:
-    """Run one stage for one date."""
+    """Run one stage for one date; ``models`` limits ``train`` to some enabled models."""
     if stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
-    ctx = stages.RunContext.create(spark, settings, run_date, run_id or new_run_id(run_date))
+    if models is not None and stage != "train":
+        raise InputError(f"--models applies to the train stage only, not {stage!r}")
+    ctx = stages.RunContext.create(
+        spark, settings, run_date, run_id or new_run_id(run_date), models=models
+    )
     return STAGES[stage](ctx)
 
 

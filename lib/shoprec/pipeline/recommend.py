@@ -1,8 +1,9 @@
 """The recommendation stages: features, train, evaluate, score, publish (the I/O edge).
 
 * ``features``: silver up to the run date -> the gold feature tables and graphs.
-* ``train``: per enabled model, regularization chosen on a validation window, then
-  fitted on everything before the test window; saved under the lake's _models.
+* ``train``: per enabled model (or some of them, one task each in the DAG),
+  regularization chosen on a validation window, then fitted on everything before
+  the test window; saved under the lake's _models with one outcome file per model.
 * ``evaluate``: every trained model ranks the whole catalog for the test window's
   users with the same metric code; results to ops.metrics; the best is selected.
 * ``score``: the selected model, refitted on everything up to the run date,
@@ -21,7 +22,7 @@ import datetime as dt
 import json
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,13 +310,67 @@ def features(ctx: RunContext) -> StageReport:
     return report
 
 
+TRAINED = "trained"  # <models dir>/trained/<model>.json: one train outcome per model
+
+
+def _trained_file(out: Path, name: str) -> Path:
+    return out / TRAINED / f"{name}.json"
+
+
+def _write_trained(out: Path, name: str, outcome: dict[str, Any]) -> None:
+    """``outcome``: {"params", "validation_ndcg"} for a fitted model, {"skipped": why} if not."""
+    path = _trained_file(out, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(outcome, indent=2, default=str))
+    tmp.replace(path)  # evaluate never reads half a file
+
+
+def trained_models(out: Path, enabled: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Tonight's train outcomes for the ``enabled`` models: (fitted, skipped -> reason).
+
+    An enabled model without an outcome (its train task did not run) is in neither.
+    """
+    fitted: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for name in enabled:
+        path = _trained_file(out, name)
+        if not path.is_file():
+            continue
+        outcome = json.loads(path.read_text())
+        if "skipped" in outcome:
+            skipped[name] = str(outcome["skipped"])
+        else:
+            fitted[name] = outcome
+    return fitted, skipped
+
+
 def train(ctx: RunContext) -> StageReport:
-    """Choose each model's regularization on validation, fit it on pre-test data, save it."""
+    """Choose each model's regularization on validation, fit it on pre-test data, save it.
+
+    ``ctx.models`` limits the run to some of the enabled models (the Airflow DAG trains
+    the baselines and each neural model in tasks of their own); each model's outcome is
+    its own file, so such tasks can run side by side and evaluate reads them all.
+    """
     report = StageReport("train", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     w = windows(st, day)
     k = max(st.evaluation.ks)
+    grids = {
+        name: grid
+        for name, grid in candidate_grid(st).items()
+        if ctx.models is None or name in ctx.models
+    }
+    out = _models_dir(ctx)
     with stage_run(lake, ctx.run_id, day, "train") as rec:
+        for name in grids:  # a rerun starts from nothing for the models it trains
+            _trained_file(out, name).unlink(missing_ok=True)
+            shutil.rmtree(out / name, ignore_errors=True)
+        if not grids:
+            rec.message = report.note(
+                f"none of {', '.join(ctx.models or [])} is in models.enabled; nothing to train"
+            )
+            return report
         events = _events_up_to(lake, day, st.features.lookback_days).cache()
         id_map = lake.read("gold.id_map").cache()
         n_items = _n_items(id_map)
@@ -328,16 +383,13 @@ def train(ctx: RunContext) -> StageReport:
         fit_val = _fit_frame(before_val, w.validation_start, st, id_map).cache()
         fit_test = _fit_frame(before_test, w.test_start, st, id_map).cache()
         rec.rows_in = fit_test.count()
-        out = _models_dir(ctx)
-        out.mkdir(parents=True, exist_ok=True)
         if rec.rows_in == 0 or not fit_val.take(1):
             # A new shop: nothing to validate on yet. Score serves popularity until
             # there are evaluation.test_days + validation_days + 1 days of events.
-            (out / "chosen.json").write_text("{}")
-            rec.message = report.note(
-                f"not enough history before {w.validation_start:%Y-%m-%d} to train; "
-                "popularity is served"
-            )
+            why = f"not enough history before {w.validation_start:%Y-%m-%d} to train"
+            for name in grids:
+                _write_trained(out, name, {"skipped": why})
+            rec.message = report.note(f"{why}; popularity is served")
             return report
         truth_val = (
             _to_idx(
@@ -350,11 +402,12 @@ def train(ctx: RunContext) -> StageReport:
             .cache()
         )
 
-        chosen: dict[str, dict[str, Any]] = {}
-        for name, grid in candidate_grid(st).items():
+        fitted = 0
+        for name, grid in grids.items():
             best: tuple[float | None, dict[str, Any]] | None = None
             if len(grid) == 1:
                 best = (None, grid[0])  # nothing to choose: no validation fit
+            refused = ""
             for params in grid if len(grid) > 1 else []:
                 try:
                     model = build_model(
@@ -362,6 +415,7 @@ def train(ctx: RunContext) -> StageReport:
                     ).fit(fit_val, n_items=n_items)
                 except ValueError as err:  # e.g. EASE over its item limit
                     log.warning("train: %s %s skipped: %s", name, params, err)
+                    refused = str(err)
                     continue
                 score = _ndcg_on(model, truth_val, k)
                 model.release()
@@ -369,6 +423,8 @@ def train(ctx: RunContext) -> StageReport:
                 if best is None or best[0] is None or score > best[0]:
                     best = (score, params)
             if best is None:
+                _write_trained(out, name, {"skipped": refused})
+                report.note(f"{name} skipped: {refused}")
                 continue
             try:
                 model = build_model(
@@ -376,16 +432,16 @@ def train(ctx: RunContext) -> StageReport:
                 ).fit(fit_test, n_items=n_items)
             except ValueError as err:
                 log.warning("train: %s %s skipped: %s", name, best[1], err)
+                _write_trained(out, name, {"skipped": str(err)})
+                report.note(f"{name} skipped: {err}")
                 continue
-            target = out / name
-            if target.exists():
-                shutil.rmtree(target)
-            model.save(target)
+            model.save(out / name)
             model.release()
-            chosen[name] = {"params": best[1], "validation_ndcg": best[0]}
-        (out / "chosen.json").write_text(json.dumps(chosen, indent=2, default=str))
-        rec.rows_out = len(chosen)
-        report.counts = {"models": len(chosen)}
+            _write_trained(out, name, {"params": best[1], "validation_ndcg": best[0]})
+            fitted += 1
+        rec.rows_out = fitted
+        rec.message = f"trained {fitted} of {', '.join(grids)}"
+        report.counts = {"models": fitted}
         for df in (events, id_map, fit_val, fit_test, truth_val):
             df.unpersist()
     return report
@@ -421,10 +477,14 @@ def evaluate(ctx: RunContext) -> StageReport:
     gate = st.evaluation.gate_metric
     with stage_run(lake, ctx.run_id, day, "evaluate") as rec:
         out = _models_dir(ctx)
-        chosen_file = out / "chosen.json"
-        if not chosen_file.is_file():
+        chosen, skipped = trained_models(out, st.models.enabled)
+        missing = [m for m in st.models.enabled if m not in chosen and m not in skipped]
+        if len(missing) == len(st.models.enabled):
             raise InputError(f"evaluate: no trained models for {day} in {out}; run train first")
-        chosen = json.loads(chosen_file.read_text())
+        if missing:  # a train task that did not run: evaluate what there is
+            report.note(f"not trained tonight: {', '.join(missing)}")
+        for name, why in skipped.items():
+            report.note(f"{name} not trained: {why}")
         for stale in (out / "selected.json", out / GATE_FILE):
             if stale.exists():
                 stale.unlink()

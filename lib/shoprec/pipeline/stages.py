@@ -54,12 +54,19 @@ class RunContext:
     settings: Settings
     run_date: dt.date
     run_id: str
+    models: tuple[str, ...] | None = None  # train only these (None: every enabled model)
 
     @classmethod
     def create(
-        cls, spark: SparkSession, settings: Settings, run_date: dt.date, run_id: str
+        cls,
+        spark: SparkSession,
+        settings: Settings,
+        run_date: dt.date,
+        run_id: str,
+        *,
+        models: tuple[str, ...] | None = None,
     ) -> RunContext:
-        return cls(spark, Lake(spark, settings.lake.root), settings, run_date, run_id)
+        return cls(spark, Lake(spark, settings.lake.root), settings, run_date, run_id, models)
 
 
 @dataclass
