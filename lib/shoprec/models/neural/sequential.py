@@ -15,6 +15,7 @@ position's state as the user vector.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -192,6 +193,19 @@ class _SequentialRecommender(NeuralRecommender):
         self.negatives = negatives
         self.layers = layers
         self.dropout = dropout
+        # An example is a whole sequence, which predicts up to max_len positions:
+        # ``batch_size`` counts predicted positions, as it counts pairs for the other
+        # models, so a step sees about as many targets whatever the model. (Counted
+        # in sequences, a 2,000-user shop got 4 steps an epoch and never left the
+        # starting point.)
+        self.batch_positions = self.train_config.batch_size
+        self.train_config = dataclasses.replace(
+            self.train_config, batch_size=max(1, self.batch_positions // max_len)
+        )
+
+    def params(self) -> dict[str, Any]:
+        # the constructor's batch_size (positions), so cls(**params) rebuilds this model
+        return {**super().params(), "batch_size": self.batch_positions}
 
     def _model_params(self) -> dict[str, Any]:
         return {
