@@ -44,6 +44,7 @@ from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import truth_from_test
 from shoprec.features.interactions import interactions
 from shoprec.ingest.formats import completejourney_dir
+from shoprec.models.neural.sequential import LAST_TS
 from shoprec.models.tuning import choose_by_validation
 from shoprec.pipeline.recommend import build_model, candidate_grid
 from shoprec.spark import build_spark
@@ -141,7 +142,7 @@ def run(
         )
         return (
             _to_idx(pairs, users, items)
-            .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT)
+            .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(LAST_TS))
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
 
@@ -176,18 +177,25 @@ def run(
             functools.partial(build_model, name, params, seed=st.models.seed)
             for params in grid[name]
         ]
+        validation_ndcg: float | None = None
+        params = grid[name][0]
+        if len(candidates) > 1:  # one setting: nothing to choose, no validation fit
+            try:
+                tuned, trials = choose_by_validation(
+                    candidates, fit_val, truth_val, _ndcg_metric(k), k, n_items=n_items
+                )
+            except ValueError as err:  # e.g. EASE over its item limit
+                result[name] = {"skipped": str(err)}
+                continue
+            tuned.release()
+            # choose_by_validation keeps the first best; trials follow the grid's order.
+            at = max(range(len(trials)), key=lambda i: (trials[i].metric, -i))
+            params, validation_ndcg = grid[name][at], trials[at].metric
         try:
-            tuned, trials = choose_by_validation(
-                candidates, fit_val, truth_val, _ndcg_metric(k), k, n_items=n_items
-            )
-        except ValueError as err:  # e.g. EASE over its item limit
+            model = build_model(name, params, seed=st.models.seed).fit(fit_test, n_items=n_items)
+        except ValueError as err:
             result[name] = {"skipped": str(err)}
             continue
-        tuned.release()
-        # choose_by_validation keeps the first best; trials follow the grid's order.
-        at = max(range(len(trials)), key=lambda i: (trials[i].metric, -i))
-        params = grid[name][at]
-        model = build_model(name, params, seed=st.models.seed).fit(fit_test, n_items=n_items)
         recs = _from_idx(model.recommend(test_users, k), users, items).persist(
             StorageLevel.MEMORY_AND_DISK
         )
@@ -196,7 +204,7 @@ def run(
         model.release()
         result[name] = {
             **{key: float(v) for key, v in values.items() if key != "n_users"},
-            f"validation_ndcg@{k}": trials[at].metric,
+            f"validation_ndcg@{k}": validation_ndcg,
             "params": params,
             "seconds": round(time.perf_counter() - started, 1),
         }

@@ -43,6 +43,7 @@ from shoprec.config import MODEL_NAMES, Settings, load_settings
 from shoprec.errors import InputError, ShoprecError
 from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import LEAVE_ONE_OUT, leave_one_out
+from shoprec.models.neural.sequential import LAST_TS
 from shoprec.pipeline.recommend import build_model, candidate_grid
 from shoprec.spark import build_spark
 
@@ -133,18 +134,22 @@ def read_id_lists(spark: SparkSession, path: str, *, flag: str = "--train") -> D
 
 
 def _pairs(lists: DataFrame) -> DataFrame:
-    return lists.select(S.USER_ID, F.explode(ITEM_IDS).alias(S.ITEM_ID))
+    """``user_id, item_id, position`` (the item's 0-based place in its line)."""
+    return lists.select(S.USER_ID, F.posexplode(ITEM_IDS).alias(S.POSITION, S.ITEM_ID))
 
 
 def _to_train(pairs: DataFrame) -> DataFrame:
-    """``user_id, item_id`` -> distinct ``user_idx, item_idx, weight=1.0``, cached."""
+    """``user_id, item_id, position`` -> distinct ``user_idx, item_idx, weight=1.0,
+    last_ts`` (the item's last position in the user's line: line order is time order
+    for the sequential models), cached."""
     return (
-        pairs.select(
+        pairs.groupBy(
             F.col(S.USER_ID).alias(S.USER_IDX),
             F.col(S.ITEM_ID).alias(S.ITEM_IDX),
         )
-        .distinct()
+        .agg(F.max(S.POSITION).cast("long").alias(LAST_TS))
         .withColumn(S.WEIGHT, F.lit(1.0))
+        .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, LAST_TS)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
 
@@ -190,6 +195,7 @@ def fixed_split_data(spark: SparkSession, train_path: str, test_path: str) -> Be
     train = _to_train(_pairs(read_id_lists(spark, train_path, flag="--train")))
     truth = (
         _pairs(read_id_lists(spark, test_path, flag="--test"))
+        .select(S.USER_ID, S.ITEM_ID)
         .distinct()
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
@@ -246,9 +252,11 @@ def leave_one_out_data(spark: SparkSession, sequences_path: str) -> BenchData:
 
 
 # ------------------------------------------------------------------ running
-def default_params(name: str) -> dict[str, Any]:
-    """The first setting of ``name``'s nightly search grid (default settings)."""
-    grid = candidate_grid(Settings())
+def default_params(name: str, settings: Settings | None = None) -> dict[str, Any]:
+    """The first setting of ``name``'s nightly search grid under ``settings``' models
+    section (default settings when None), whether or not ``models.enabled`` has it."""
+    st = settings or Settings()
+    grid = candidate_grid(st.with_overrides({"models": {"enabled": list(DEFAULT_MODELS)}}))
     if name not in grid:
         raise InputError(f"--models: unknown model {name!r} (known: {', '.join(DEFAULT_MODELS)})")
     return dict(grid[name][0])
@@ -309,12 +317,15 @@ def run_benchmark(
     ks: list[int],
     params: dict[str, dict[str, Any]] | None = None,
     seed: int = 7,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Fit and evaluate ``models`` on one protocol; the JSON-ready results.
 
     Give ``train_path`` and ``test_path`` (``fixed_split``) or ``sequences_path``
-    (``leave_one_out``). Each model runs with the first setting of its nightly grid,
-    or with ``params[name]`` where given. Returns ``{"protocol", "n_users", "n_items",
+    (``leave_one_out``). Each model runs with the first setting of its nightly grid
+    (from ``settings``' models section), or with ``params[name]`` where given. An
+    item's position in its line is passed as ``last_ts``: the sequential models read
+    line order as time order. Returns ``{"protocol", "n_users", "n_items",
     "ks", "models", "params", <counts>, <model>: {metric: value, ...,
     "fit_seconds", "score_seconds", "eval_seconds"}}``; a model that raises
     ValueError (EASE over ``max_items``) is ``{"skipped": reason}`` and the rest run.
@@ -324,7 +335,7 @@ def run_benchmark(
     """
     ks = _check_ks(ks)
     names = _check_models(models)
-    chosen = {name: default_params(name) for name in names}
+    chosen = {name: default_params(name, settings) for name in names}
     for name, override in (params or {}).items():
         if name not in chosen:
             raise InputError(f"params given for {name!r}, which is not among models {names}")
@@ -450,7 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated cutoffs (default: %(default)s)",
     )
     parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--conf", help="config file whose spark section builds the session")
+    parser.add_argument(
+        "--conf",
+        help="config file: its spark section builds the session, its models section "
+        "sets each model's parameters (the first setting of each grid)",
+    )
     return parser
 
 
@@ -477,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         models=models,
         ks=ks,
         seed=settings.models.seed,
+        settings=settings,
     )
     print(table(result), flush=True)
     if args.json:
