@@ -22,6 +22,8 @@ def test_repo_configs_load() -> None:
     prod = load_settings(REPO / "conf" / "prod.example.yaml")
     assert prod.spark.master is None
     assert prod.lake.root.startswith("s3a://")
+    bench = load_settings(REPO / "conf" / "benchmark.yaml")
+    assert bench.spark.master == "local[2]" and bench.models.neural.batch_size == 2048
     # the overlay keeps what base.yaml says and it does not override
     assert prod.cleaning.session_gap_minutes == local.cleaning.session_gap_minutes == 30
 
