@@ -206,6 +206,8 @@ class NeuralConfig(_Section):
 
     dim: int = Field(default=64, gt=0)
     epochs: int = Field(default=10, gt=0)
+    # training targets per step: user-item pairs (two-tower, LightGCN) or predicted
+    # positions (GRU4Rec, SASRec: batch_size // max_len sequences a step)
     batch_size: int = Field(default=256, gt=0)
     lr: float = Field(default=1e-3, gt=0)
     max_len: int = Field(default=50, gt=0)  # items of a user's sequence (GRU4Rec, SASRec)
