@@ -54,8 +54,11 @@ def conf(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def built(spark: SparkSession, conf: Settings) -> Lake:
+    """Ingest and validate each day (the stages after them are test_recommend's)."""
     for day in DAYS:
-        run_nightly(spark, conf, day)
+        run_id = f"built-{day:%Y%m%d}"
+        for stage in ("ingest", "validate"):
+            run_stage(spark, conf, stage, day, run_id=run_id)
     return Lake(spark, conf.lake.root)
 
 
