@@ -154,9 +154,7 @@ def run(
     test_users = _to_idx(truth, users, items).select(S.USER_IDX).distinct()
 
     k = max(ks)
-    grid = candidate_grid(
-        st.model_copy(update={"models": st.models.model_copy(update={"enabled": list(models)})})
-    )
+    grid = candidate_grid(st, models)
     result: dict[str, Any] = {
         "protocol": PROTOCOL,
         "data": "completejourney",

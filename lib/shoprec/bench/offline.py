@@ -255,11 +255,9 @@ def leave_one_out_data(spark: SparkSession, sequences_path: str) -> BenchData:
 def default_params(name: str, settings: Settings | None = None) -> dict[str, Any]:
     """The first setting of ``name``'s nightly search grid under ``settings``' models
     section (default settings when None), whether or not ``models.enabled`` has it."""
-    st = settings or Settings()
-    grid = candidate_grid(st.with_overrides({"models": {"enabled": list(DEFAULT_MODELS)}}))
-    if name not in grid:
+    if name not in DEFAULT_MODELS:
         raise InputError(f"--models: unknown model {name!r} (known: {', '.join(DEFAULT_MODELS)})")
-    return dict(grid[name][0])
+    return dict(candidate_grid(settings or Settings(), [name])[name][0])
 
 
 def _bench_model(

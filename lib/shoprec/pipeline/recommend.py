@@ -190,8 +190,14 @@ def windows(settings: Settings, day: dt.date) -> Windows:
 ModelFactory = Callable[[dict[str, Any]], Recommender]
 
 
-def candidate_grid(settings: Settings) -> dict[str, list[dict[str, Any]]]:
-    """The hyperparameter settings tried per enabled model (one setting: no search)."""
+def candidate_grid(
+    settings: Settings, names: Sequence[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The hyperparameter settings tried per model (one setting: no search).
+
+    ``names``: the models wanted, in that order (default: ``models.enabled``); the
+    benchmarks ask for any model, whatever the conf enables.
+    """
     m = settings.models
     nn = m.neural
     common = {
@@ -217,7 +223,7 @@ def candidate_grid(settings: Settings) -> dict[str, list[dict[str, Any]]]:
         "sasrec": [{**common, "max_len": nn.max_len}],
         "lightgcn": [{**common, "layers": nn.lightgcn_layers}],
     }
-    return {name: grids[name] for name in m.enabled}
+    return {name: grids[name] for name in (m.enabled if names is None else names)}
 
 
 MODEL_CLASSES: dict[str, type[Recommender]] = {
@@ -356,11 +362,9 @@ def train(ctx: RunContext) -> StageReport:
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     w = windows(st, day)
     k = max(st.evaluation.ks)
-    grids = {
-        name: grid
-        for name, grid in candidate_grid(st).items()
-        if ctx.models is None or name in ctx.models
-    }
+    grids = candidate_grid(
+        st, [m for m in st.models.enabled if ctx.models is None or m in ctx.models]
+    )
     out = _models_dir(ctx)
     with stage_run(lake, ctx.run_id, day, "train") as rec:
         for name in grids:  # a rerun starts from nothing for the models it trains
