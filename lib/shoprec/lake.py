@@ -13,9 +13,16 @@ The root is a local folder or any URI Spark's Hadoop filesystems understand
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 from delta.tables import DeltaTable
@@ -25,13 +32,259 @@ from pyspark.sql import functions as F
 from shoprec.schemas import TableSpec, table
 
 
-def _is_uri(path: str) -> bool:
-    return "://" in path or path.startswith("file:")
+def is_local(path: str) -> bool:
+    """Whether ``path`` is on this machine's filesystem: a plain path or a ``file:`` URI.
+
+    The one rule for it: every other scheme (``s3a://``, ``abfss://``, ``gs://``,
+    ``hdfs://``) is a filesystem that Spark reaches through Hadoop and Python code
+    through :class:`Storage`.
+    """
+    return urlsplit(path).scheme in ("", "file")
+
+
+def local_path(path: str) -> str:
+    """The plain absolute path of a local ``path`` (``file:`` prefix removed)."""
+    if not is_local(path):
+        raise ValueError(f"{path} is not a local path")
+    if path.startswith("file:"):
+        path = urlsplit(path).path
+    return str(Path(path).resolve())
 
 
 def normalize_root(root: str) -> str:
-    """An absolute local path, or the URI unchanged."""
-    return root.rstrip("/") if _is_uri(root) else str(Path(root).resolve())
+    """An absolute local path, or the URI without a trailing slash."""
+    return local_path(root) if is_local(root) else root.rstrip("/")
+
+
+def join(root: str, *parts: str) -> str:
+    """``root/part/...`` for a local path or a URI."""
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+# ---------------------------------------------------------------------- plain files
+# Hadoop's S3A settings (spark.hadoop.fs.s3a.* in conf, or the cluster's
+# core-site.xml): Python code reaches the same buckets with the same settings.
+_S3A_KEYS = {
+    "endpoint": "fs.s3a.endpoint",
+    "access_key": "fs.s3a.access.key",
+    "secret_key": "fs.s3a.secret.key",
+    "session_token": "fs.s3a.session.token",
+    "region": "fs.s3a.endpoint.region",
+    "path_style": "fs.s3a.path.style.access",
+    "ssl": "fs.s3a.connection.ssl.enabled",
+}
+_S3_SCHEMES = ("s3a", "s3", "s3n")
+
+
+@dataclass(frozen=True)
+class StorageOptions:
+    """How Python code (the driver, executors, Horovod ranks) reaches the lake's storage.
+
+    Spark reaches it through Hadoop; Python reads and writes the lake's plain files
+    (models, hand-off documents, data docs) with pyarrow's filesystems, configured
+    from the same Hadoop settings so there is one place to set them. Unset values fall
+    back to the platform's defaults (the AWS credential chain, instance roles).
+    Picklable: executors get it with the task.
+    """
+
+    endpoint: str | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
+    region: str | None = None
+    path_style: bool = False
+    ssl: bool = True
+
+    @classmethod
+    def from_hadoop(cls, conf: Mapping[str, str]) -> StorageOptions:
+        """From Hadoop keys (``fs.s3a.endpoint`` ...); ``spark.hadoop.`` prefixes are allowed."""
+        plain = {k.removeprefix("spark.hadoop."): v for k, v in conf.items()}
+        values: dict[str, Any] = {}
+        for attr, key in _S3A_KEYS.items():
+            value = plain.get(key)
+            if value is None or value == "":
+                continue
+            values[attr] = (
+                value.strip().lower() == "true" if attr in ("path_style", "ssl") else value
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_spark(cls, spark: SparkSession) -> StorageOptions:
+        """From the session's Hadoop configuration (conf, spark-defaults, core-site.xml)."""
+        hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+        return cls.from_hadoop(
+            {key: hadoop.get(key) for key in _S3A_KEYS.values() if hadoop.get(key) is not None}
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The settings without secrets (for logs)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("access_key", "secret_key", "session_token")
+        }
+
+
+@lru_cache(maxsize=16)
+def _s3(options: StorageOptions) -> pafs.FileSystem:
+    endpoint, scheme = options.endpoint, "https" if options.ssl else "http"
+    if endpoint and "://" in endpoint:
+        scheme, endpoint = endpoint.split("://", 1)
+    return pafs.S3FileSystem(
+        access_key=options.access_key,
+        secret_key=options.secret_key,
+        session_token=options.session_token,
+        region=options.region or "us-east-1",
+        endpoint_override=endpoint,
+        scheme=scheme,  # pyarrow 14 addresses buckets path-style, which every store takes
+    )
+
+
+def _filesystem(uri: str, options: StorageOptions) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem for ``uri`` and the path within it."""
+    if is_local(uri):
+        return pafs.LocalFileSystem(), local_path(uri)
+    parts = urlsplit(uri)
+    path = f"{parts.netloc}{parts.path}".rstrip("/")
+    if parts.scheme in _S3_SCHEMES:
+        return _s3(options), path
+    if parts.scheme in ("gs", "gcs"):
+        return pafs.GcsFileSystem(), path
+    if parts.scheme in ("hdfs", "viewfs"):
+        fs, inner = pafs.FileSystem.from_uri(uri)
+        return fs, inner
+    # abfss://, wasbs:// and the rest: through fsspec, when its package is installed
+    try:
+        import fsspec
+    except ImportError:
+        raise ValueError(f"{uri}: no filesystem for {parts.scheme}:// (install fsspec)") from None
+    fs = pafs.PyFileSystem(pafs.FSSpecHandler(fsspec.filesystem(parts.scheme)))
+    return fs, path
+
+
+class Storage:
+    """Plain files (bytes, JSON, folders) on any filesystem the lake can live on.
+
+    Every file the pipeline writes outside Delta tables goes through here: each
+    write is atomic (a reader sees the old file or the whole new one: a temporary
+    file renamed into place on local disks and HDFS, a single PUT on object stores).
+
+    Example::
+
+        store = Storage(StorageOptions.from_spark(spark))
+        store.write_json("s3a://shop-lake/_models/2026-11-01/gate.json", {"promoted": True})
+        store.read_json("s3a://shop-lake/_models/2026-11-01/gate.json")
+    """
+
+    def __init__(self, options: StorageOptions | None = None) -> None:
+        self.options = options or StorageOptions()
+
+    def _fs(self, uri: str) -> tuple[pafs.FileSystem, str]:
+        return _filesystem(uri, self.options)
+
+    # ---------------------------------------------------------------- reads
+    def exists(self, uri: str) -> bool:
+        """Whether a file or a non-empty folder is at ``uri``."""
+        fs, path = self._fs(uri)
+        return fs.get_file_info(path).type in (pafs.FileType.File, pafs.FileType.Directory)
+
+    def is_file(self, uri: str) -> bool:
+        fs, path = self._fs(uri)
+        return bool(fs.get_file_info(path).type == pafs.FileType.File)
+
+    def read_bytes(self, uri: str) -> bytes:
+        fs, path = self._fs(uri)
+        with fs.open_input_stream(path) as f:
+            return bytes(f.read())
+
+    def read_json(self, uri: str) -> Any:
+        return json.loads(self.read_bytes(uri))
+
+    def listdir(self, uri: str) -> list[str]:
+        """Names directly under the folder ``uri`` (empty if it does not exist)."""
+        fs, path = self._fs(uri)
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        except FileNotFoundError:
+            return []
+        return sorted(i.base_name for i in infos)
+
+    def walk(self, uri: str) -> Iterator[str]:
+        """Every file under the folder ``uri``, as paths relative to it."""
+        fs, path = self._fs(uri)
+        selector = pafs.FileSelector(path, recursive=True, allow_not_found=True)
+        for info in fs.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                yield info.path[len(path) :].lstrip("/")
+
+    # ---------------------------------------------------------------- writes
+    def write_bytes(self, uri: str, data: bytes) -> str:
+        """Write ``data`` to ``uri`` atomically; returns ``uri``."""
+        fs, path = self._fs(uri)
+        parent = path.rsplit("/", 1)[0]
+        if isinstance(fs, pafs.LocalFileSystem | pafs.HadoopFileSystem):
+            fs.create_dir(parent, recursive=True)
+            tmp = f"{parent}/.{path.rsplit('/', 1)[-1]}.{uuid.uuid4().hex[:8]}.tmp"
+            with fs.open_output_stream(tmp) as out:
+                out.write(data)
+            if isinstance(fs, pafs.LocalFileSystem):
+                os.replace(tmp, path)  # atomic, and replaces an existing file
+            else:
+                fs.move(tmp, path)
+        else:  # object stores: one PUT is atomic
+            with fs.open_output_stream(path) as out:
+                out.write(data)
+        return uri
+
+    def write_json(self, uri: str, obj: Any) -> str:
+        return self.write_bytes(uri, json.dumps(obj, indent=2, default=str).encode())
+
+    def delete(self, uri: str) -> None:
+        """Remove the file or folder at ``uri``; nothing there is fine."""
+        fs, path = self._fs(uri)
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.File:
+            fs.delete_file(path)
+        elif info.type == pafs.FileType.Directory:
+            fs.delete_dir(path)
+        elif not isinstance(fs, pafs.LocalFileSystem):
+            # object stores have no folders: delete whatever sits under the prefix
+            for rel in list(self.walk(uri)):
+                fs.delete_file(f"{path}/{rel}")
+
+    def upload(self, local_dir: str | Path, uri: str) -> str:
+        """Copy the local folder ``local_dir`` to ``uri`` (replacing what is there)."""
+        self.delete(uri)
+        src = Path(local_dir)
+        for file in sorted(p for p in src.rglob("*") if p.is_file()):
+            self.write_bytes(join(uri, file.relative_to(src).as_posix()), file.read_bytes())
+        return uri
+
+    def download(self, uri: str, local_dir: str | Path) -> Path:
+        """Copy the folder at ``uri`` into the local folder ``local_dir``; returns it."""
+        dst = Path(local_dir)
+        for rel in self.walk(uri):
+            target = dst / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.read_bytes(join(uri, rel)))
+        return dst
+
+
+def save_npy(storage: Storage, uri: str, array: Any) -> None:
+    """A numpy array as ``.npy`` bytes at ``uri``."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    storage.write_bytes(uri, buf.getvalue())
+
+
+def load_npy(storage: Storage, uri: str) -> Any:
+    """The numpy array stored at ``uri`` by :func:`save_npy`."""
+    import numpy as np
+
+    return np.load(io.BytesIO(storage.read_bytes(uri)), allow_pickle=False)
 
 
 def sql_literal(value: Any) -> str:
@@ -73,6 +326,7 @@ class Lake:
     def __init__(self, spark: SparkSession, root: str) -> None:
         self.spark = spark
         self.root = normalize_root(root)
+        self.storage = Storage(StorageOptions.from_spark(spark))
         self._registered: set[str] = set()
 
     # ------------------------------------------------------------ paths
@@ -82,8 +336,8 @@ class Lake:
         return f"{self.root}/{layer}/{tbl}"
 
     def file_path(self, *parts: str) -> str:
-        """A path for a plain file under the lake root (validation JSON, reports)."""
-        return "/".join([self.root, *parts])
+        """Where a plain file under the lake root lives (a URI on object storage)."""
+        return join(self.root, *parts)
 
     # ------------------------------------------------------------ reads
     def exists(self, name: str) -> bool:
@@ -220,13 +474,14 @@ class Lake:
 
     # ------------------------------------------------------------ plain files
     def write_json(self, relpath: str, obj: Any) -> str:
-        """Write a JSON document under the lake root (local or object store)."""
-        target = self.file_path(relpath)
-        uri = target.replace("s3a://", "s3://", 1)
-        fs, path = pafs.FileSystem.from_uri(uri if _is_uri(uri) else Path(uri).as_uri())
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        tmp = f"{path}.tmp"
-        with fs.open_output_stream(tmp) as out:
-            out.write(json.dumps(obj, indent=2, default=str).encode())
-        fs.move(tmp, path)
-        return target
+        """Write a JSON document under the lake root, atomically; returns its path."""
+        return self.storage.write_json(self.file_path(relpath), obj)
+
+    def read_json(self, relpath: str) -> Any:
+        """A JSON document under the lake root, or None when there is none."""
+        path = self.file_path(relpath)
+        return self.storage.read_json(path) if self.storage.is_file(path) else None
+
+    def delete_files(self, relpath: str) -> None:
+        """Remove a plain file or folder under the lake root (nothing there is fine)."""
+        self.storage.delete(self.file_path(relpath))

@@ -9,8 +9,10 @@ published (:func:`shoprec.pipeline.recommend.publish`).
 
 The embedded default is a SQLite store and an artifact folder under a local lake
 (``<lake>/_registry/``), so a laptop or CI needs no server. With a lake on object
-storage, ``registry.tracking_uri`` names the tracking server (whose artifact store holds
-the models).
+storage, ``registry.tracking_uri`` names the tracking server, whose artifact store (on
+the same object store, typically) holds the models: a SQLite file cannot live in a
+bucket, and a file on one node's disk would be another registry on every node a
+driver lands on.
 
 MLflow metric names may not contain ``@``: ``ndcg@20`` is logged as ``ndcg_at_20``.
 """
@@ -28,6 +30,7 @@ from typing import Any
 
 from shoprec.config import RegistryConfig
 from shoprec.errors import ConfigError
+from shoprec.lake import Storage, is_local, local_path
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +54,10 @@ def tracking_uri(cfg: RegistryConfig, lake_root: str) -> str:
     """The configured tracking URI, or the SQLite store under a local lake."""
     if cfg.tracking_uri:
         return cfg.tracking_uri
-    if "://" in lake_root and not lake_root.startswith("file://"):
+    if not is_local(lake_root):
         raise ConfigError(
-            f"registry.tracking_uri: required when lake.root is remote ({lake_root}); "
-            "give the MLflow tracking server"
+            f"registry.tracking_uri: required when lake.root is on object storage "
+            f"({lake_root}); give the MLflow tracking server"
         )
     root = _local_dir(lake_root)
     root.mkdir(parents=True, exist_ok=True)
@@ -63,7 +66,7 @@ def tracking_uri(cfg: RegistryConfig, lake_root: str) -> str:
 
 def _local_dir(lake_root: str) -> Path:
     """The embedded store's folder under a local lake."""
-    return Path(lake_root.removeprefix("file://")).resolve() / REGISTRY_DIR
+    return Path(local_path(lake_root)) / REGISTRY_DIR
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,16 @@ class Registry:
         model_name: str,
         params: Mapping[str, Any],
         metrics: Mapping[str, float],
-        artifact_dir: Path | None,
+        artifact_dir: str | Path | None,
         run_date: str,
         run_id: str,
+        storage: Storage | None = None,
     ) -> str:
-        """One MLflow run for one trained model; returns the MLflow run id."""
+        """One MLflow run for one trained model; returns the MLflow run id.
+
+        ``artifact_dir``: the saved model's folder, a local path or a lake URI (read
+        through ``storage``), logged as the run's ``model`` artifact.
+        """
         from mlflow.entities import Metric, Param, RunTag
 
         run = self._client.create_run(
@@ -131,7 +139,13 @@ class Registry:
             tags=[RunTag(TAG_PARAMS, json.dumps(dict(params), sort_keys=True, default=str))],
         )
         if artifact_dir is not None:
-            self._client.log_artifacts(rid, str(artifact_dir), ARTIFACT_PATH)
+            folder = str(artifact_dir)
+            if is_local(folder):
+                self._client.log_artifacts(rid, local_path(folder), ARTIFACT_PATH)
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    (storage or Storage()).download(folder, tmp)
+                    self._client.log_artifacts(rid, tmp, ARTIFACT_PATH)
         self._client.set_terminated(rid)
         return str(rid)
 

@@ -169,7 +169,7 @@ class ALSRecommender(Recommender):
         folder = self._save_common(
             path, {"item_factors": self.item_factors, "item_known": self.item_known}
         )
-        self.user_factors.write.mode("overwrite").parquet(str(folder / USER_FACTORS_DIR))
+        self.user_factors.write.mode("overwrite").parquet(folder.path(USER_FACTORS_DIR))
 
     @classmethod
     def load(cls, path: PathLike) -> Self:
@@ -188,5 +188,5 @@ class ALSRecommender(Recommender):
         model._load_common(folder, meta)
         model.item_factors = load_array(folder, "item_factors")
         model.item_known = load_array(folder, "item_known")
-        model.user_factors = active_spark().read.parquet(str(folder / USER_FACTORS_DIR))
+        model.user_factors = active_spark().read.parquet(folder.path(USER_FACTORS_DIR))
         return model

@@ -6,9 +6,11 @@ state on the driver (small: a vector, factors, an item-item matrix) and the user
 histories as a lazy DataFrame; scoring broadcasts the item side once per model and
 runs in the executors (:mod:`shoprec.models.scoring`).
 
-Saved models are a local folder: ``meta.json`` (class, params, ``n_items``), item-side
-arrays as ``.npy``, and per-user state (histories, user factors) as Parquet written
-by Spark, since it is as large as the user base.
+Saved models are a folder on any filesystem the lake lives on (a local path or a URI
+such as ``s3a://bucket/lake/_models/...``): ``meta.json`` (class, params, ``n_items``),
+item-side arrays as ``.npy``, and per-user state (histories, user factors) as Parquet
+written by Spark, since it is as large as the user base. :class:`ModelFolder` reads and
+writes the small files through the lake's :class:`~shoprec.lake.Storage`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
+from shoprec.lake import Storage, StorageOptions, join, load_npy, normalize_root, save_npy
 from shoprec.models import scoring
 
 PathLike = str | Path
@@ -84,7 +87,7 @@ class Recommender(ABC):
 
     @abstractmethod
     def save(self, path: PathLike) -> None:
-        """Write the fitted model to the local folder ``path`` (replacing what is there)."""
+        """Write the fitted model to the folder ``path``, a local path or a URI (replacing it)."""
 
     @classmethod
     @abstractmethod
@@ -165,30 +168,88 @@ class Recommender(ABC):
         )
 
     # ------------------------------------------------------------- persistence
-    def _save_common(self, path: PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    def _save_common(self, path: PathLike, arrays: dict[str, np.ndarray]) -> ModelFolder:
         """Write meta.json, ``arrays`` as .npy and the histories; return the folder."""
-        folder = Path(path).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = ModelFolder.open(path)
+        folder.clear()
         meta = {"class": type(self).__name__, "n_items": self.n_items, "params": self.params()}
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        folder.write_json(META_FILE, meta)
         for key, arr in arrays.items():
-            np.save(folder / f"{key}.npy", arr, allow_pickle=False)
+            folder.write_array(key, arr)
         if self._history is not None:
-            self._history.write.mode("overwrite").parquet(str(folder / HISTORY_DIR))
+            self._history.write.mode("overwrite").parquet(folder.path(HISTORY_DIR))
         return folder
 
     @classmethod
-    def _read_meta(cls, path: PathLike) -> tuple[Path, dict[str, Any]]:
-        folder = Path(path).resolve()
-        meta: dict[str, Any] = json.loads((folder / META_FILE).read_text())
+    def _read_meta(cls, path: PathLike) -> tuple[ModelFolder, dict[str, Any]]:
+        folder = ModelFolder.open(path)
+        if not folder.exists(META_FILE):
+            raise ValueError(f"{folder.uri} holds no saved model ({META_FILE} missing)")
+        meta: dict[str, Any] = folder.read_json(META_FILE)
         if meta.get("class") != cls.__name__:
-            raise ValueError(f"{folder} holds a {meta.get('class')}, not a {cls.__name__}")
+            raise ValueError(f"{folder.uri} holds a {meta.get('class')}, not a {cls.__name__}")
         return folder, meta
 
-    def _load_common(self, folder: Path, meta: dict[str, Any]) -> None:
+    def _load_common(self, folder: ModelFolder, meta: dict[str, Any]) -> None:
         self._n_items = int(meta["n_items"])
-        if (folder / HISTORY_DIR).exists():
-            self._history = active_spark().read.parquet(str(folder / HISTORY_DIR))
+        if folder.exists(HISTORY_DIR):
+            self._history = active_spark().read.parquet(folder.path(HISTORY_DIR))
+
+
+class ModelFolder:
+    """A saved model's folder: small files through the lake's storage, paths for Spark.
+
+    Example::
+
+        folder = ModelFolder.open("s3a://shop/lake/_models/2026-11-01/ease")
+        folder.write_array("weights", b)
+        b = folder.array("weights")
+    """
+
+    def __init__(self, uri: str, storage: Storage) -> None:
+        self.uri = uri
+        self.storage = storage
+
+    @classmethod
+    def open(cls, path: PathLike) -> ModelFolder:
+        """The folder at ``path``, reached with the active session's storage settings."""
+        spark = SparkSession.getActiveSession()
+        options = StorageOptions.from_spark(spark) if spark is not None else StorageOptions()
+        return cls(normalize_root(str(path)), Storage(options))
+
+    def path(self, name: str) -> str:
+        """Where ``name`` lives in the folder (for Spark readers and writers)."""
+        return join(self.uri, name)
+
+    def exists(self, name: str) -> bool:
+        return self.storage.exists(self.path(name))
+
+    def names(self) -> list[str]:
+        return self.storage.listdir(self.uri)
+
+    def clear(self) -> None:
+        self.storage.delete(self.uri)
+
+    def write_json(self, name: str, obj: Any) -> None:
+        self.storage.write_bytes(
+            self.path(name), json.dumps(obj, indent=2, sort_keys=True).encode()
+        )
+
+    def read_json(self, name: str) -> Any:
+        return self.storage.read_json(self.path(name))
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        self.storage.write_bytes(self.path(name), data)
+
+    def read_bytes(self, name: str) -> bytes:
+        return self.storage.read_bytes(self.path(name))
+
+    def write_array(self, key: str, array: np.ndarray) -> None:
+        save_npy(self.storage, self.path(f"{key}.npy"), array)
+
+    def array(self, key: str) -> np.ndarray:
+        arr: np.ndarray = load_npy(self.storage, self.path(f"{key}.npy"))
+        return arr
 
 
 def active_spark() -> SparkSession:
@@ -199,10 +260,9 @@ def active_spark() -> SparkSession:
     return spark
 
 
-def load_array(folder: Path, key: str) -> np.ndarray:
+def load_array(folder: ModelFolder, key: str) -> np.ndarray:
     """Read ``key.npy`` from a saved model folder."""
-    arr: np.ndarray = np.load(folder / f"{key}.npy", allow_pickle=False)
-    return arr
+    return folder.array(key)
 
 
 def check_train(train: DataFrame, n_items: int) -> None:

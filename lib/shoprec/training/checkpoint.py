@@ -6,19 +6,24 @@ trained (model, hyperparameters, data size). Resuming only accepts a checkpoint 
 the same signature, so yesterday's run in the same folder, or a run with another
 ``dim``, can never be continued by mistake; it is ignored and training starts over.
 
-Files are written to a temporary name and renamed, so a run killed while writing
-leaves the previous checkpoint intact. Only the newest ``keep`` files are kept.
+The folder is a local path or a URI on the lake's storage (``s3a://...``): on a
+cluster, rank 0 may run on any executor and a retried fit on another, so checkpoints
+live where every node reaches them. Each file is written atomically
+(:class:`~shoprec.lake.Storage`), so a run killed while writing leaves the previous
+checkpoint intact. Only the newest ``keep`` files are kept.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from shoprec.lake import Storage, join
 
 _NAME = re.compile(r"^epoch-(\d{4,})\.pt$")
 
@@ -33,10 +38,9 @@ class Checkpoint:
     losses: list[float]
 
 
-def _files(folder: Path) -> list[tuple[int, Path]]:
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+def _files(folder: str, storage: Storage) -> list[tuple[int, str]]:
+    names = storage.listdir(folder)
+    found = [(int(m.group(1)), join(folder, n)) for n in names if (m := _NAME.match(n))]
     return sorted(found)
 
 
@@ -49,17 +53,16 @@ def save(
     optimizer_state: dict[str, Any],
     losses: list[float],
     keep: int = 2,
-) -> Path:
+    storage: Storage | None = None,
+) -> str:
     """Write the checkpoint after ``epoch`` completed epochs; return its path.
 
     Tensors are copied to the CPU first so a GPU run's checkpoint loads anywhere.
     """
     if epoch < 1:
         raise ValueError(f"epoch must be >= 1, got {epoch}")
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"epoch-{epoch:04d}.pt"
-    tmp = out / f".{path.name}.tmp"
+    store = storage or Storage()
+    path = join(str(folder), f"epoch-{epoch:04d}.pt")
     payload = {
         "epoch": epoch,
         "signature": signature,
@@ -67,19 +70,24 @@ def save(
         "optimizer": _to_cpu(optimizer_state),
         "losses": list(losses),
     }
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    for _, old in _files(out)[:-keep]:
-        old.unlink(missing_ok=True)
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    store.write_bytes(path, buf.getvalue())
+    for _, old in _files(str(folder), store)[:-keep]:
+        store.delete(old)
     return path
 
 
-def latest(folder: str | Path | None, signature: str) -> Checkpoint | None:
+def latest(
+    folder: str | Path | None, signature: str, storage: Storage | None = None
+) -> Checkpoint | None:
     """The newest checkpoint in ``folder`` written for ``signature``, or None."""
     if folder is None:
         return None
-    for _, path in reversed(_files(Path(folder))):
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+    store = storage or Storage()
+    for _, path in reversed(_files(str(folder), store)):
+        data = io.BytesIO(store.read_bytes(path))
+        payload = torch.load(data, map_location="cpu", weights_only=True)
         if payload.get("signature") != signature:
             continue
         return Checkpoint(

@@ -11,13 +11,14 @@ take the top-k of ``U Vᵀ``; no user scores reach the driver.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import json
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
@@ -28,8 +29,9 @@ from torch import nn
 from torch.nn import functional as TF
 
 from shoprec import training
+from shoprec.lake import StorageOptions
 from shoprec.models import scoring
-from shoprec.models.base import PathLike, Recommender, load_array
+from shoprec.models.base import ModelFolder, PathLike, Recommender, load_array
 from shoprec.training import NetFactory, TrainConfig, TrainResult
 
 NET_FILE = "net.pt"
@@ -200,7 +202,11 @@ class NeuralRecommender(Recommender):
         self._start_fit(train, n_items)
         self.net = None
         build, examples = self.prepare_training(train, n_items=n_items)
-        result = training.train(build, examples, self.train_config, signature=self._signature())
+        # checkpoints may live on the lake's object store: reach it as Spark does
+        cfg = dataclasses.replace(
+            self.train_config, storage=StorageOptions.from_spark(train.sparkSession)
+        )
+        result = training.train(build, examples, cfg, signature=self._signature())
         torch.manual_seed(self.train_config.seed)
         net = build()
         net.load_state_dict(result.state)
@@ -263,14 +269,16 @@ class NeuralRecommender(Recommender):
         assert self.item_vectors is not None, "not fitted"
         folder = self._save_common(path, {ITEM_VECTORS: self.item_vectors})
         if self.net is not None:
-            torch.save(self.net.state_dict(), folder / NET_FILE)
+            buf = io.BytesIO()
+            torch.save(self.net.state_dict(), buf)
+            folder.write_bytes(NET_FILE, buf.getvalue())
             scalars = {}
             for key, value in self._net_kwargs.items():
                 if isinstance(value, np.ndarray):
-                    np.save(folder / f"net_{key}.npy", value, allow_pickle=False)
+                    folder.write_array(f"net_{key}", value)
                 else:
                     scalars[key] = value
-            (folder / NET_CONFIG_FILE).write_text(json.dumps(scalars, indent=2, sort_keys=True))
+            folder.write_json(NET_CONFIG_FILE, scalars)
 
     @classmethod
     def load(cls, path: PathLike) -> Self:
@@ -280,17 +288,20 @@ class NeuralRecommender(Recommender):
         model = cls(**params)
         model._load_common(folder, meta)
         model.item_vectors = load_array(folder, ITEM_VECTORS)
-        if (folder / NET_FILE).exists():
+        if folder.exists(NET_FILE):
             model._net_kwargs = _load_net_kwargs(folder)
             net = model._net_class()(**model._net_kwargs)
-            net.load_state_dict(torch.load(folder / NET_FILE, map_location="cpu"))
+            state = torch.load(io.BytesIO(folder.read_bytes(NET_FILE)), map_location="cpu")
+            net.load_state_dict(state)
             net.eval()
             model.net = net
         return model
 
 
-def _load_net_kwargs(folder: Path) -> dict[str, Any]:
-    kwargs: dict[str, Any] = json.loads((folder / NET_CONFIG_FILE).read_text())
-    for file in folder.glob("net_*.npy"):
-        kwargs[file.stem.removeprefix("net_")] = np.load(file, allow_pickle=False)
+def _load_net_kwargs(folder: ModelFolder) -> dict[str, Any]:
+    kwargs: dict[str, Any] = folder.read_json(NET_CONFIG_FILE)
+    for name in folder.names():
+        if name.startswith("net_") and name.endswith(".npy"):
+            key = name.removesuffix(".npy")
+            kwargs[key.removeprefix("net_")] = folder.array(key)
     return kwargs
