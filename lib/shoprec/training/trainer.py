@@ -31,6 +31,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,6 +39,7 @@ import torch
 from pyspark.sql import DataFrame
 from torch import nn
 
+from shoprec.lake import Storage, StorageOptions
 from shoprec.training import checkpoint as ckpt
 from shoprec.training import data
 
@@ -76,8 +78,12 @@ class TrainConfig:
     seed: int = 42
     workers: int = 0
     backend: str = AUTO
+    # A local path or a lake URI (s3a://...) that every rank's host reaches.
     checkpoint_dir: str | None = None
-    cache_dir: str | None = None  # Petastorm cache; a temporary folder when None
+    # Petastorm cache: a temporary local folder when None, which every rank reaches on
+    # one host; a multi-host cluster needs a shared folder here (HDFS, a mount).
+    cache_dir: str | None = None
+    storage: StorageOptions = field(default_factory=StorageOptions)  # for checkpoint_dir
     # torch intra-op threads per process. 1 by default: a Spark task already holds a
     # core, and torch threads that outnumber free cores spin (a tiny GRU step took
     # 144 ms with 2 threads against 2.4 ms with 1 on a busy 2-core host). None: the
@@ -223,7 +229,7 @@ def _train_local(build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: 
     torch.manual_seed(cfg.seed)
     net = build().to(device)
     optimizer = make_optimizer(net, cfg.lr, cfg.weight_decay)
-    found = ckpt.latest(cfg.checkpoint_dir, signature)
+    found = ckpt.latest(cfg.checkpoint_dir, signature, Storage(cfg.storage))
     start, losses = 0, []
     if found is not None:
         net.load_state_dict(found.model_state)
@@ -267,6 +273,7 @@ def _checkpointer(
     def write(done: int, losses: list[float]) -> None:
         ckpt.save(
             folder,
+            storage=Storage(cfg.storage),
             epoch=done,
             signature=signature,
             model_state=net.state_dict(),
@@ -333,8 +340,43 @@ def _train_horovod(
         backend=HOROVOD,
         ranks=ranks,
         n_examples=n,
-        extra={"steps_per_epoch": job.steps_per_epoch},
+        extra={
+            "steps_per_epoch": job.steps_per_epoch,
+            # where each rank ran: {rank: {"executor_id", "pid", "host"}}
+            "executors": {int(r["rank"]): r["executor"] for r in results},
+        },
     )
+
+
+def executor_of_this_process() -> dict[str, Any]:
+    """The Spark executor whose process tree this rank runs in: its id, JVM pid and host.
+
+    Horovod starts each rank as a child of a Python worker of one Spark task; walking up
+    the process tree (Linux /proc) finds that executor's JVM. ``executor_id`` is None
+    where there is no such JVM (local mode, or not Linux).
+    """
+    import socket
+
+    pid = os.getpid()
+    for _ in range(32):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            break
+        args = [a.decode(errors="replace") for a in cmdline]
+        if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in args:
+            i = args.index("--executor-id") if "--executor-id" in args else -1
+            return {
+                "executor_id": args[i + 1] if i >= 0 else None,
+                "pid": pid,
+                "host": socket.gethostname(),
+            }
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent <= 1:
+            break
+        pid = parent
+    return {"executor_id": None, "pid": None, "host": socket.gethostname()}
 
 
 def horovod_main(job: HorovodJob) -> dict[str, Any]:
@@ -356,7 +398,7 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
         optimizer = make_optimizer(net, cfg.lr * size, cfg.weight_decay)
         start, losses = 0, []
         if rank == 0:
-            found = ckpt.latest(cfg.checkpoint_dir, job.signature)
+            found = ckpt.latest(cfg.checkpoint_dir, job.signature, Storage(cfg.storage))
             if found is not None:
                 net.load_state_dict(found.model_state)
                 optimizer.load_state_dict(found.optimizer_state)
@@ -398,7 +440,12 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
                 on_epoch_end=write,
                 losses=losses,
             )
-        out: dict[str, Any] = {"rank": rank, "examples": seen, "seconds": seconds}
+        out: dict[str, Any] = {
+            "rank": rank,
+            "examples": seen,
+            "seconds": seconds,
+            "executor": executor_of_this_process(),
+        }
         if rank == 0:
             state = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
             out.update(state=state, losses=losses, start_epoch=start)
