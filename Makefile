@@ -29,10 +29,13 @@ test: setup
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-# The project's code as spark-submit ships it to executors: --py-files dist/shoprec-*.whl
+# The project's code as spark-submit ships it to executors: --py-files dist/shoprec.zip.
+# The zip is the wheel under another name: Spark puts .zip/.egg/.jar py-files on the
+# executors' Python path but only copies a .whl, and a pure-Python wheel is a zip.
 wheel: setup
 	rm -rf dist
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	cp dist/shoprec-*.whl dist/shoprec.zip
 
 bench: setup
 	$(PY) -m shoprec.bench.ingest $(BENCH_ARGS)

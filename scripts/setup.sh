@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything shoprec needs, from only Python 3.11, Java 17 and Maven:
 #   .venv/         the project's virtual environment, pinned by constraints.txt
-#   build/jars/    Delta Lake's jars, resolved from Maven Central by Maven
+#   build/jars/    Delta Lake's and S3A's jars, resolved from Maven Central by Maven
 #   horovod        built once per machine (patched sdist), cached under ~/.cache/shoprec
 # Idempotent: each step is skipped when its stamp matches its inputs, so a second
 # run on a set-up machine takes seconds.
@@ -28,13 +28,13 @@ if [ "$(cat "$STAMPS/python" 2>/dev/null)" != "$deps" ]; then
   echo "$deps" > "$STAMPS/python"
 fi
 
-# 2. Delta Lake jars through Maven (no Ivy download when Spark starts).
+# 2. Delta Lake and S3A jars through Maven (no Ivy download when Spark starts).
 jars=$(fingerprint scripts/delta-jars.pom.xml)
 if [ "$(cat "$STAMPS/jars" 2>/dev/null)" != "$jars" ] || ! ls build/jars/*.jar >/dev/null 2>&1; then
-  echo "setup: resolving Delta Lake jars with Maven"
+  echo "setup: resolving Delta Lake and S3A jars with Maven"
   rm -rf build/jars
   mvn -q -B -f scripts/delta-jars.pom.xml dependency:copy-dependencies \
-    -DincludeGroupIds=io.delta -DoutputDirectory="$PWD/build/jars"
+    -DincludeArtifactIds=delta-spark_2.12,delta-storage,hadoop-aws,aws-java-sdk-bundle -DoutputDirectory="$PWD/build/jars"
   echo "$jars" > "$STAMPS/jars"
 fi
 

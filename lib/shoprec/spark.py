@@ -1,9 +1,10 @@
 """The one Spark session factory.
 
 Local by default (``local[2]`` with Delta Lake's extension and catalog, sized for a
-2-core, 24 GB machine). Under spark-submit on a cluster, set ``spark.master: null``
-in conf: the master, executors and Delta packages then come from spark-submit and
-the platform, and this code is unchanged.
+2-core, 24 GB machine). Under spark-submit the master given on its command line wins
+over conf's ``spark.master``, so the same conf runs a job locally and on YARN,
+Kubernetes or a standalone cluster; executors, memory and Delta packages then come from
+spark-submit and the platform, and this code is unchanged.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ _LOCAL_CONF: dict[str, str] = {
 
 
 def delta_jars(jars_dir: str) -> list[str]:
-    """The jar files in ``jars_dir`` (relative paths: the cwd, then the project root)."""
+    """The jar files in ``jars_dir`` (relative paths: the cwd, then the project root).
+
+    Delta Lake's and Hadoop S3A's, as ``make setup`` resolves them with Maven.
+    """
     candidates = [Path(jars_dir)]
     if not Path(jars_dir).is_absolute():
         candidates.append(PROJECT_ROOT / jars_dir)
@@ -57,6 +61,15 @@ def delta_jars(jars_dir: str) -> list[str]:
     )
 
 
+def submitted_master() -> str | None:
+    """The master spark-submit was given, when this process is a spark-submit driver."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # set by spark-submit for Python apps
+        return None
+    from pyspark import SparkConf
+
+    return SparkConf().get("spark.master", None)
+
+
 def build_spark(cfg: SparkConfig, *, warehouse_dir: str | None = None) -> SparkSession:
     """Get or create the SparkSession described by ``cfg``.
 
@@ -66,16 +79,24 @@ def build_spark(cfg: SparkConfig, *, warehouse_dir: str | None = None) -> SparkS
     """
     builder = SparkSession.builder.appName(cfg.app_name)
     conf = dict(_BASE_CONF)
-    if cfg.master is not None:
-        builder = builder.master(cfg.master)
-        if cfg.master.startswith("local"):
+    # Under spark-submit the command line's --master wins: one conf file serves a
+    # laptop (shoprec run ...) and a cluster (spark-submit --master yarn ... jobs/X.py).
+    master = submitted_master() or cfg.master
+    if master is not None:
+        builder = builder.master(master)
+        if master.startswith("local"):
             conf.update(_LOCAL_CONF)
             conf["spark.driver.memory"] = cfg.driver_memory
             # Python workers must be this interpreter (the project's venv).
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if cfg.jars_dir is not None:
-        conf["spark.jars"] = ",".join(delta_jars(cfg.jars_dir))
+        # On the class path rather than in spark.jars: nothing is copied per session
+        # (the AWS SDK alone is 280 MB), and executors on the same hosts find the same
+        # files. A cluster without them sets jars_dir: null and passes --packages.
+        classpath = os.pathsep.join(delta_jars(cfg.jars_dir))
+        conf["spark.driver.extraClassPath"] = classpath
+        conf["spark.executor.extraClassPath"] = classpath
     if warehouse_dir is not None:
         conf["spark.sql.warehouse.dir"] = warehouse_dir
     conf.update(cfg.conf)
