@@ -230,6 +230,7 @@ VALIDATIONS = _s(
 # ------------------------------------------------------------------ gold
 AS_OF_DATE = "as_of_date"  # features computed from silver up to and including this date
 WEIGHT = "weight"
+LAST_TS = "last_ts"  # optional model input column: when the user last touched the item
 USER_IDX = "user_idx"
 ITEM_IDX = "item_idx"
 SIMILAR_ITEM_ID = "similar_item_id"
@@ -359,7 +360,7 @@ METRICS = _s(
 # ------------------------------------------------------------------ gold: search
 # Site search (shoprec.search): the lexical index per date, what is learned from
 # search logs per date, and the serving tables the shop reads.
-QUERY_NORM = "query_norm"  # a query after shoprec.search.normalize.normalize_text
+QUERY_NORM = "query_norm"  # a query after shoprec.text.normalize_text
 TERM = "term"
 FIELD = "field"  # title, category, brand, description
 TF = "tf"

@@ -44,7 +44,6 @@ from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import truth_from_test
 from shoprec.features.interactions import interactions
 from shoprec.ingest.formats import completejourney_dir
-from shoprec.models.neural.sequential import LAST_TS
 from shoprec.models.tuning import choose_by_validation
 from shoprec.pipeline.recommend import build_model, candidate_grid
 from shoprec.spark import build_spark
@@ -142,7 +141,7 @@ def run(
         )
         return (
             _to_idx(pairs, users, items)
-            .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(LAST_TS))
+            .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(S.LAST_TS))
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
 

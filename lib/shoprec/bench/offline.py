@@ -43,7 +43,6 @@ from shoprec.config import MODEL_NAMES, Settings, load_settings
 from shoprec.errors import InputError, ShoprecError
 from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import LEAVE_ONE_OUT, leave_one_out
-from shoprec.models.neural.sequential import LAST_TS
 from shoprec.pipeline.recommend import build_model, candidate_grid
 from shoprec.spark import build_spark
 
@@ -147,9 +146,9 @@ def _to_train(pairs: DataFrame) -> DataFrame:
             F.col(S.USER_ID).alias(S.USER_IDX),
             F.col(S.ITEM_ID).alias(S.ITEM_IDX),
         )
-        .agg(F.max(S.POSITION).cast("long").alias(LAST_TS))
+        .agg(F.max(S.POSITION).cast("long").alias(S.LAST_TS))
         .withColumn(S.WEIGHT, F.lit(1.0))
-        .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, LAST_TS)
+        .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, S.LAST_TS)
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
 

@@ -96,7 +96,7 @@ def _learned(spark: SparkSession, items: DataFrame) -> Learned:
 
 
 def _queries(spark: SparkSession, queries: list[tuple[str, int]]) -> DataFrame:
-    from shoprec.search.normalize import normalize_text
+    from shoprec.text import normalize_text
 
     rows = [(normalize_text(q), LEAVES[leaf].path) for q, leaf in queries]
     return spark.createDataFrame(rows, "query_norm string, leaf string").where(

@@ -1,6 +1,6 @@
 """Catalog snapshot + silver events -> gold.item_features: one row per catalog item.
 
-Title tokens come from the one tokenizer search also uses (:mod:`shoprec.search.normalize`).
+Title tokens come from the one tokenizer search also uses (:mod:`shoprec.text`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from shoprec import schemas as S
 from shoprec.features._common import is_type, item_events
 from shoprec.features.interactions import interactions
-from shoprec.search.normalize import title_tokens
+from shoprec.text import title_tokens
 
 PRICE_BANDS = 5
 # Conversion smoothing: as if every item had PRIOR_VIEWS more views and

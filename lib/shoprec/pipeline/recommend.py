@@ -49,7 +49,6 @@ from shoprec.models.base import Recommender
 from shoprec.models.cooccurrence import ItemKNN
 from shoprec.models.ease import EASE
 from shoprec.models.neural import GRU4Rec, LightGCN, NeuralRecommender, SASRec, TwoTower
-from shoprec.models.neural.sequential import LAST_TS
 from shoprec.models.popularity import Popularity
 from shoprec.pipeline.runs import stage_run, utcnow
 from shoprec.pipeline.stages import RunContext, StageReport
@@ -110,7 +109,7 @@ def _fit_frame(events: DataFrame, cut: dt.datetime, st: Settings, id_map: DataFr
 def _model_input(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
     """gold.interactions-shaped pairs -> what every model's ``fit`` takes."""
     return _to_idx(pairs, id_map).select(
-        S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(LAST_TS)
+        S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(S.LAST_TS)
     )
 
 

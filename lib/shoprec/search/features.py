@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from shoprec import schemas as S
 from shoprec.search.index import BM25, BM25_RANK, FIELDS, bm25_column
 from shoprec.search.logs import CLICKED
-from shoprec.search.normalize import tokens_col
+from shoprec.text import tokens_col
 
 QUERY = "query"
 TERM_KIND = "term"

@@ -1,7 +1,7 @@
 """The lexical index of the catalog as gold tables, and BM25 over weighted fields.
 
 Each item has four fields: ``title``, ``category`` (its category path), ``brand`` and
-``description``, tokenized by :func:`~shoprec.search.normalize.tokenize`. The index is
+``description``, tokenized by :func:`~shoprec.text.tokenize`. The index is
 three tables per date: postings (term frequency and field length per item),
 terms (document frequency and idf per field) and field statistics (documents,
 average length). BM25 is computed per field and summed with field weights::
@@ -22,8 +22,8 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
-from shoprec.search.normalize import tokens_col
 from shoprec.search.synonyms import QWEIGHT
+from shoprec.text import tokens_col
 
 FIELDS: tuple[str, ...] = ("title", "category", "brand", "description")
 BM25 = "bm25"

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
-from shoprec.search.normalize import normalize_col
+from shoprec.text import normalize_col
 
 LABEL = "label"
 CLICKED = "clicked"

@@ -28,9 +28,9 @@ from shoprec.features.items import item_features
 from shoprec.lake import Lake
 from shoprec.search.engine import Learned, SearchModel, rank_queries
 from shoprec.search.features import item_signals
-from shoprec.search.normalize import normalize_text, tokenize
 from shoprec.search.synonyms import allowed_edits
 from shoprec.serving.publish import current_publication
+from shoprec.text import normalize_text, tokenize
 
 PUBLISHED = "published"
 LIVE = "live"

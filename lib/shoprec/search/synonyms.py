@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
-from shoprec.search.normalize import tokens_col
+from shoprec.text import tokens_col
 
 SPELLING = "spelling"
 SYNONYM = "synonym"

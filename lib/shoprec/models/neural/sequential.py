@@ -36,7 +36,6 @@ from shoprec.models.neural._base import (
 )
 from shoprec.training.data import Batch
 
-LAST_TS = "last_ts"  # optional train column: when the user last touched the item
 SEQ = "seq"
 
 
@@ -135,7 +134,7 @@ class SASRecNet(SequenceNet):
 
 def order_key(train: DataFrame) -> list[F.Column]:
     """The columns that order a user's items: ``last_ts`` if present, weight, item."""
-    keys = [F.col(LAST_TS)] if LAST_TS in train.columns else []
+    keys = [F.col(S.LAST_TS)] if S.LAST_TS in train.columns else []
     return [*keys, F.col(S.WEIGHT), F.col(S.ITEM_IDX)]
 
 

@@ -4,7 +4,7 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from shoprec.search.normalize import normalize_col, normalize_text, tokenize, tokens_col
+from shoprec.text import normalize_col, normalize_text, tokenize, tokens_col
 
 CASES = [
     ("iPhone 15 保护壳", ["iphone", "15", "保护", "护壳"]),

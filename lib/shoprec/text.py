@@ -1,4 +1,4 @@
-"""Text normalization shared by indexing and querying: one tokenizer for titles and queries.
+"""Text normalization: one tokenizer for catalog titles, the search index and queries.
 
 :func:`normalize_text` folds a string (Unicode NFKC, case folding, punctuation to
 spaces, whitespace collapsed); :func:`tokenize` splits the folded text into words,
