@@ -6,7 +6,15 @@ from pyspark.sql import Row, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
 from shoprec import schemas as S
-from shoprec.features.ids import assign_ids, edges, new_id_rows
+from shoprec.features.ids import (
+    assign_ids,
+    edges,
+    from_idx,
+    model_input,
+    n_items,
+    new_id_rows,
+    to_idx,
+)
 from tests.features.data import columns, schema_columns
 
 N1 = dt.date(2026, 11, 1)
@@ -70,4 +78,41 @@ def test_new_id_rows_and_edges(spark: SparkSession) -> None:
             Row(user_idx=0, item_idx=1, weight=1.0, as_of_date=N2),
             Row(user_idx=0, item_idx=0, weight=0.5, as_of_date=N2),
         ],
+    )
+
+
+def test_to_idx_and_from_idx_round_trip(spark: SparkSession) -> None:
+    id_map = spark.createDataFrame(
+        [
+            ("user", "u1", 0, N1),
+            ("user", "u2", 1, N1),
+            ("item", "i1", 0, N1),
+            ("item", "i2", 5, N1),
+        ],
+        S.ID_MAP,
+    )
+    pairs = spark.createDataFrame(
+        [("u1", "i2", 2.0), ("u2", "i1", 1.0), ("u9", "i1", 1.0)],  # u9 is not in the map
+        "user_id string, item_id string, weight double",
+    )
+    indexed = to_idx(pairs, id_map)
+    assertDataFrameEqual(
+        indexed.select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT),
+        [Row(user_idx=0, item_idx=5, weight=2.0), Row(user_idx=1, item_idx=0, weight=1.0)],
+    )
+    back = from_idx(indexed.drop(S.USER_ID, S.ITEM_ID), id_map)
+    assertDataFrameEqual(back.select(*pairs.columns), pairs.where("user_id != 'u9'"))
+    assert n_items(id_map) == 6  # the largest item index + 1
+    assert n_items(id_map.where("entity = 'user'")) == 0
+
+
+def test_model_input_carries_last_ts(spark: SparkSession) -> None:
+    id_map = spark.createDataFrame([("user", "u1", 3, N1), ("item", "i1", 7, N1)], S.ID_MAP)
+    ts = dt.datetime(2026, 11, 1, 12)
+    pairs = spark.createDataFrame(
+        [("u1", "i1", 1.5, ts)],
+        "user_id string, item_id string, weight double, last_event_ts timestamp",
+    )
+    assertDataFrameEqual(
+        model_input(pairs, id_map), [Row(user_idx=3, item_idx=7, weight=1.5, last_ts=ts)]
     )

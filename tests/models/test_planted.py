@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pyspark.sql import DataFrame, SparkSession
 
 from shoprec import schemas as S
 from shoprec.models import EASE, ALSRecommender, ItemKNN, Popularity, Recommender
-from shoprec.models.tuning import choose_by_validation, param_grid
+from shoprec.models.tuning import grid_search, param_grid
 
 from .conftest import frame, planted, recs_by_user, users_frame
 
@@ -43,7 +45,7 @@ def test_personalised_models_stay_in_group_and_beat_popularity(spark: SparkSessi
     train.unpersist()
 
 
-def test_choose_by_validation_picks_the_better_regularisation(spark: SparkSession) -> None:
+def test_grid_search_picks_the_better_regularisation(spark: SparkSession) -> None:
     rows, held, n_items = planted(seed=11)
     train = frame(spark, rows).cache()
     truth = spark.createDataFrame(
@@ -57,13 +59,15 @@ def test_choose_by_validation_picks_the_better_regularisation(spark: SparkSessio
             truth_sets.setdefault(r[S.USER_IDX], set()).add(r[S.ITEM_IDX])
         return _precision(recs_by_user(recs_df), truth_sets)
 
-    candidates = [Popularity, *param_grid(EASE, reg=[10.0, 1e6])]
-    best, results = choose_by_validation(
-        candidates, train, truth, precision_at_k, K, n_items=n_items
-    )
+    def build(params: dict[str, Any]) -> Recommender:
+        return EASE(**params) if params else Popularity()
+
+    grid = [{}, *param_grid(reg=[10.0, 1e6])]
+    chosen = grid_search(grid, build, train, truth, metric_fn=precision_at_k, k=K, n_items=n_items)
+    results = chosen.trials
     assert [r.model for r in results] == ["popularity", "ease", "ease"]
     assert [r.params.get("reg") for r in results] == [None, 10.0, 1e6]
-    assert isinstance(best, EASE)
-    assert best.params()["reg"] == max(results, key=lambda r: r.metric).params["reg"]
-    assert results[0].metric < max(r.metric for r in results)
+    best = max(results, key=lambda r: r.metric)
+    assert best.model == "ease" and chosen.params == best.params  # EASE beats popularity
+    assert chosen.metric == best.metric > results[0].metric
     train.unpersist()

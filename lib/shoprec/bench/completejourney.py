@@ -12,7 +12,8 @@ household shops about weekly:
   :func:`~shoprec.evaluation.split.truth_from_test`; repeat purchases are what the
   serving filters let through for repeat categories, not what models are ranked on);
 * validation: the ``validation_days`` before the test window choose each model's
-  regularization from the conf grid (the same grid the nightly train stage searches);
+  regularization from the conf grid (the nightly train stage's grid and grid search,
+  :func:`~shoprec.models.tuning.grid_search`);
 * the chosen setting is refitted on everything before the test window and ranked
   over the whole catalog.
 
@@ -44,8 +45,8 @@ from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import truth_from_test
 from shoprec.features.interactions import interactions
 from shoprec.ingest.formats import completejourney_dir
-from shoprec.models.tuning import choose_by_validation
-from shoprec.pipeline.recommend import build_model, candidate_grid
+from shoprec.models.factory import build_model, candidate_grid
+from shoprec.models.tuning import grid_search, ndcg_metric
 from shoprec.spark import build_spark
 
 PROTOCOL = "time_split"
@@ -80,18 +81,6 @@ def _dense(ids: DataFrame, column: str, idx: str) -> DataFrame:
 
 def _to_idx(pairs: DataFrame, users: DataFrame, items: DataFrame) -> DataFrame:
     return pairs.join(users, S.USER_ID).join(items, S.ITEM_ID)
-
-
-def _ndcg_metric(k: int) -> Any:
-    def metric(truth: DataFrame, recs: DataFrame) -> float:
-        rename = {S.USER_IDX: S.USER_ID, S.ITEM_IDX: S.ITEM_ID}
-        return float(
-            evaluate(truth.withColumnsRenamed(rename), recs.withColumnsRenamed(rename), ks=(k,))[
-                f"ndcg@{k}"
-            ]
-        )
-
-    return metric
 
 
 def run(
@@ -153,7 +142,7 @@ def run(
     test_users = _to_idx(truth, users, items).select(S.USER_IDX).distinct()
 
     k = max(ks)
-    grid = candidate_grid(st, models)
+    grid = candidate_grid(st.models, models)
     result: dict[str, Any] = {
         "protocol": PROTOCOL,
         "data": "completejourney",
@@ -170,24 +159,19 @@ def run(
     }
     for name in models:
         started = time.perf_counter()
-        candidates = [
-            functools.partial(build_model, name, params, seed=st.models.seed)
-            for params in grid[name]
-        ]
-        validation_ndcg: float | None = None
-        params = grid[name][0]
-        if len(candidates) > 1:  # one setting: nothing to choose, no validation fit
-            try:
-                tuned, trials = choose_by_validation(
-                    candidates, fit_val, truth_val, _ndcg_metric(k), k, n_items=n_items
-                )
-            except ValueError as err:  # e.g. EASE over its item limit
-                result[name] = {"skipped": str(err)}
-                continue
-            tuned.release()
-            # choose_by_validation keeps the first best; trials follow the grid's order.
-            at = max(range(len(trials)), key=lambda i: (trials[i].metric, -i))
-            params, validation_ndcg = grid[name][at], trials[at].metric
+        choice = grid_search(
+            grid[name],
+            functools.partial(build_model, name, seed=st.models.seed),
+            fit_val,
+            truth_val,
+            metric_fn=ndcg_metric(k),
+            k=k,
+            n_items=n_items,
+        )
+        if choice.params is None:  # every setting refused, e.g. EASE over its item limit
+            result[name] = {"skipped": choice.skipped}
+            continue
+        params, validation_ndcg = choice.params, choice.metric
         try:
             model = build_model(name, params, seed=st.models.seed).fit(fit_test, n_items=n_items)
         except ValueError as err:

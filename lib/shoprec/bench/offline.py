@@ -43,7 +43,7 @@ from shoprec.config import MODEL_NAMES, Settings, load_settings
 from shoprec.errors import InputError, ShoprecError
 from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import LEAVE_ONE_OUT, leave_one_out
-from shoprec.pipeline.recommend import build_model, candidate_grid
+from shoprec.models.factory import build_model, candidate_grid
 from shoprec.spark import build_spark
 
 FIXED_SPLIT = "fixed_split"
@@ -256,7 +256,7 @@ def default_params(name: str, settings: Settings | None = None) -> dict[str, Any
     section (default settings when None), whether or not ``models.enabled`` has it."""
     if name not in DEFAULT_MODELS:
         raise InputError(f"--models: unknown model {name!r} (known: {', '.join(DEFAULT_MODELS)})")
-    return dict(candidate_grid(settings or Settings(), [name])[name][0])
+    return dict(candidate_grid((settings or Settings()).models, [name])[name][0])
 
 
 def _bench_model(

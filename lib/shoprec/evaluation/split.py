@@ -36,6 +36,10 @@ NEW_ITEMS = "new_items"  # relevant items nobody interacted with in train
 SEEN_ITEMS = "seen_items"  # relevant items someone interacted with in train
 SEGMENT = "segment"
 
+# The nightly time split's relevant events: what a user did with an item in the test
+# (or validation) window that makes it a right answer.
+RELEVANT_EVENTS: tuple[str, ...] = (S.VIEW, S.SEARCH_CLICK, S.ADD_TO_CART, S.PURCHASE)
+
 
 @dataclass(frozen=True)
 class Split:

@@ -1,9 +1,13 @@
-"""Stable integer ids for users and items (gold.id_map) and the indexed edge list.
+"""Stable integer ids for users and items (gold.id_map), and the joins through it.
 
 An id gets its index the first night it is seen and keeps it forever: each night
 only the ids not yet in the map are appended, numbered after the entity's current
 maximum in the order of the ids themselves, so a rerun of the same night appends
 the same rows.
+
+The models work on indices: :func:`model_input` turns gold.interactions-shaped pairs
+into what every model's ``fit`` takes, :func:`to_idx` / :func:`from_idx` map ids to
+indices and back.
 """
 
 from __future__ import annotations
@@ -68,6 +72,58 @@ def new_id_rows(existing: DataFrame, interactions: DataFrame, *, as_of: dt.date)
     )
 
 
+def _index(id_map: DataFrame, entity: str, id_col: str, idx_col: str) -> DataFrame:
+    """``id_col, idx_col`` of one entity's rows of gold.id_map."""
+    return id_map.where(F.col(S.ENTITY) == entity).select(
+        F.col(ID).alias(id_col), F.col(IDX).alias(idx_col)
+    )
+
+
+def to_idx(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
+    """Add ``user_idx`` and ``item_idx`` to rows with ``user_id`` and ``item_id``.
+
+    A row whose user or item ``id_map`` lacks is dropped. Output: the columns of
+    ``pairs`` and ``user_idx``, ``item_idx``.
+    """
+    return pairs.join(_index(id_map, USER, S.USER_ID, S.USER_IDX), S.USER_ID).join(
+        _index(id_map, ITEM, S.ITEM_ID, S.ITEM_IDX), S.ITEM_ID
+    )
+
+
+def from_idx(recs: DataFrame, id_map: DataFrame) -> DataFrame:
+    """Replace ``user_idx`` and ``item_idx`` by ``user_id`` and ``item_id``.
+
+    The inverse of :func:`to_idx`, for a model's recommendations; a row with an
+    unmapped index is dropped. Output: the other columns of ``recs`` and
+    ``user_id``, ``item_id``.
+    """
+    return (
+        recs.join(_index(id_map, USER, S.USER_ID, S.USER_IDX), S.USER_IDX)
+        .join(_index(id_map, ITEM, S.ITEM_ID, S.ITEM_IDX), S.ITEM_IDX)
+        .drop(S.USER_IDX, S.ITEM_IDX)
+    )
+
+
+def n_items(id_map: DataFrame) -> int:
+    """How many item indices the map has handed out (the largest + 1; 0 when none).
+
+    Runs one small aggregate: a model's ``fit`` needs the number.
+    """
+    top = id_map.where(F.col(S.ENTITY) == ITEM).agg(F.max(IDX)).first()[0]  # type: ignore[index]
+    return int(top) + 1 if top is not None else 0
+
+
+def model_input(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
+    """gold.interactions-shaped pairs -> what every model's ``fit`` takes.
+
+    Output: ``user_idx, item_idx, weight, last_ts`` (``last_ts``: the user's last
+    event on the item, which orders the sequential models' input).
+    """
+    return to_idx(pairs, id_map).select(
+        S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(S.LAST_TS)
+    )
+
+
 def edges(interactions: DataFrame, id_map: DataFrame) -> DataFrame:
     """Replace the user and item ids of interactions by their integer indices.
 
@@ -76,14 +132,4 @@ def edges(interactions: DataFrame, id_map: DataFrame) -> DataFrame:
 
     Output: :data:`~shoprec.schemas.USER_ITEM_EDGES` columns.
     """
-    users = id_map.where(F.col(S.ENTITY) == USER).select(
-        F.col(ID).alias(S.USER_ID), F.col(IDX).alias(S.USER_IDX)
-    )
-    items = id_map.where(F.col(S.ENTITY) == ITEM).select(
-        F.col(ID).alias(S.ITEM_ID), F.col(IDX).alias(S.ITEM_IDX)
-    )
-    return (
-        interactions.join(users, S.USER_ID)
-        .join(items, S.ITEM_ID)
-        .select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, S.AS_OF_DATE)
-    )
+    return to_idx(interactions, id_map).select(S.USER_IDX, S.ITEM_IDX, S.WEIGHT, S.AS_OF_DATE)

@@ -13,18 +13,19 @@ from shoprec.models.cooccurrence import ItemKNN, cooccurrence
 from shoprec.models.ease import EASE
 from shoprec.models.popularity import CategoryPopularity, Popularity
 from shoprec.models.scoring import SIMILAR_ITEM_IDX
-from shoprec.models.tuning import TuningResult, choose_by_validation, param_grid
+from shoprec.models.tuning import GridChoice, TuningResult, grid_search, param_grid
 
 __all__ = [
     "EASE",
     "SIMILAR_ITEM_IDX",
     "ALSRecommender",
     "CategoryPopularity",
+    "GridChoice",
     "ItemKNN",
     "Popularity",
     "Recommender",
     "TuningResult",
-    "choose_by_validation",
     "cooccurrence",
+    "grid_search",
     "param_grid",
 ]

@@ -1,78 +1,139 @@
-"""Model selection: grid search on a validation split with a caller-supplied metric."""
+"""Model selection: the one grid search, on a validation split with a caller-supplied metric.
+
+The nightly train stage and the Complete Journey benchmark both choose a model's
+setting with :func:`grid_search`.
+
+Example::
+
+    chosen = grid_search(
+        [{"reg": 100.0}, {"reg": 500.0}],
+        lambda params: EASE(**params),
+        train,
+        valid_truth,
+        metric_fn=ndcg_metric(20),
+        k=20,
+        n_items=n,
+    )
+    model = EASE(**chosen.params).fit(everything, n_items=n)
+"""
 
 from __future__ import annotations
 
-import functools
 import itertools
+import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
+from shoprec.evaluation.metrics import evaluate
 from shoprec.models.base import Recommender
 
-Factory = Callable[[], Recommender]
+log = logging.getLogger(__name__)
+
+Params = dict[str, Any]
+Builder = Callable[[Params], Recommender]
 # metric_fn(truth[user_idx, item_idx], recs[user_idx, item_idx, score, rank]) -> higher is better
 MetricFn = Callable[[DataFrame, DataFrame], float]
 
 
 @dataclass(frozen=True)
 class TuningResult:
-    """One candidate's outcome."""
+    """One setting's validation outcome."""
 
     model: str
-    params: dict[str, Any]
+    params: Params
     metric: float
     seconds: float
 
 
-def param_grid(factory: Callable[..., Recommender], **grid: Sequence[Any]) -> list[Factory]:
-    """One factory per combination of ``grid`` values, e.g. ``param_grid(EASE, reg=[100, 500])``."""
+@dataclass(frozen=True)
+class GridChoice:
+    """What :func:`grid_search` chose for one model.
+
+    ``params`` is None only when every setting was refused (``skipped`` says why);
+    ``metric`` is None when there was nothing to choose (one setting, no validation fit).
+    """
+
+    params: Params | None
+    metric: float | None
+    trials: list[TuningResult] = field(default_factory=list)
+    skipped: str | None = None
+
+
+def param_grid(**grid: Sequence[Any]) -> list[Params]:
+    """One setting per combination of ``grid`` values.
+
+    ``param_grid(reg=[100, 500], max_items=[20000])`` ->
+    ``[{"reg": 100, "max_items": 20000}, {"reg": 500, "max_items": 20000}]``.
+    """
     keys = list(grid)
     return [
-        functools.partial(factory, **dict(zip(keys, values, strict=True)))
+        dict(zip(keys, values, strict=True))
         for values in itertools.product(*(grid[k] for k in keys))
     ]
 
 
-def choose_by_validation(
-    candidates: Sequence[Factory],
+def ndcg_metric(k: int) -> MetricFn:
+    """NDCG@``k`` (0..1) of index-space recommendations, as a :data:`MetricFn`."""
+    rename = {S.USER_IDX: S.USER_ID, S.ITEM_IDX: S.ITEM_ID}
+
+    def metric(truth: DataFrame, recs: DataFrame) -> float:
+        scores = evaluate(
+            truth.withColumnsRenamed(rename), recs.withColumnsRenamed(rename), ks=(k,)
+        )
+        return float(scores[f"ndcg@{k}"])
+
+    return metric
+
+
+def grid_search(
+    grid: Sequence[Params],
+    build: Builder,
     train: DataFrame,
     valid_truth: DataFrame,
+    *,
     metric_fn: MetricFn,
     k: int,
-    *,
     n_items: int,
-) -> tuple[Recommender, list[TuningResult]]:
-    """Fit every candidate on ``train``, score its top-``k`` for the users in ``valid_truth``.
+) -> GridChoice:
+    """Choose one setting of ``grid``: fit each on ``train``, score its top-``k`` on ``valid_truth``.
 
-    Returns the best model (highest metric; the first on ties) and one result per
-    candidate in order. Losing models' broadcasts are released. ``train`` is read once
-    per candidate, so cache it beforehand.
+    ``build(params)`` makes a fresh, unfitted model. With one setting there is
+    nothing to choose: it is returned without a validation fit (``metric`` None). A
+    setting whose build or fit raises ValueError (EASE over its item limit) is
+    skipped; when every setting is, ``params`` is None and ``skipped`` holds the last
+    reason. The best setting wins (the first on ties); every fitted model is released,
+    so refit the chosen setting on the data it will serve from. ``train`` is read once
+    per setting: cache it beforehand. Raises ValueError for an empty grid.
     """
-    if not candidates:
-        raise ValueError("no candidates")
+    if not grid:
+        raise ValueError("grid_search: no settings to choose from")
+    if len(grid) == 1:
+        return GridChoice(params=dict(grid[0]), metric=None)
     users = valid_truth.select(F.col(S.USER_IDX)).distinct()
-    results: list[TuningResult] = []
-    best: Recommender | None = None
-    best_metric = float("-inf")
-    for make in candidates:
+    trials: list[TuningResult] = []
+    refused: str | None = None
+    best: TuningResult | None = None
+    for params in grid:
         start = time.perf_counter()
-        model = make().fit(train, n_items=n_items)
+        try:
+            model = build(dict(params)).fit(train, n_items=n_items)
+        except ValueError as err:  # e.g. EASE over its item limit
+            log.warning("grid search: %s skipped: %s", params, err)
+            refused = str(err)
+            continue
         value = float(metric_fn(valid_truth, model.recommend(users, k)))
-        p = model.params()
-        results.append(
-            TuningResult(str(p.get("model", model.name)), p, value, time.perf_counter() - start)
-        )
-        if best is None or value > best_metric:
-            if best is not None:
-                best.release()
-            best, best_metric = model, value
-        else:
-            model.release()
-    assert best is not None
-    return best, results
+        model.release()
+        trial = TuningResult(model.name, dict(params), value, time.perf_counter() - start)
+        log.info("grid search: %s %s validation metric@%d=%.4f", model.name, params, k, value)
+        trials.append(trial)
+        if best is None or value > best.metric:
+            best = trial
+    if best is None:
+        return GridChoice(params=None, metric=None, trials=trials, skipped=refused)
+    return GridChoice(params=best.params, metric=best.metric, trials=trials)

@@ -22,12 +22,13 @@ import datetime as dt
 import json
 import logging
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
@@ -36,23 +37,28 @@ from shoprec.errors import InputError
 from shoprec.evaluation.gate import GateDecision, decide, gate_rows
 from shoprec.evaluation.metrics import evaluate as evaluate_metrics
 from shoprec.evaluation.metrics import format_table, metrics_rows
-from shoprec.evaluation.split import ALL, TIME_SPLIT, Split, segment_truth, truth_from_test
+from shoprec.evaluation.split import (
+    ALL,
+    RELEVANT_EVENTS,
+    TIME_SPLIT,
+    Split,
+    segment_truth,
+    truth_from_test,
+)
 from shoprec.features.cooccurrence import item_cooccurrence
-from shoprec.features.ids import edges, new_id_rows
+from shoprec.features.ids import edges, from_idx, model_input, n_items, new_id_rows, to_idx
 from shoprec.features.interactions import interactions
 from shoprec.features.items import item_features
 from shoprec.features.sequences import user_sequences
 from shoprec.features.users import user_features
 from shoprec.lake import Lake
-from shoprec.models.als import ALSRecommender
 from shoprec.models.base import Recommender
-from shoprec.models.cooccurrence import ItemKNN
-from shoprec.models.ease import EASE
-from shoprec.models.neural import GRU4Rec, LightGCN, NeuralRecommender, SASRec, TwoTower
-from shoprec.models.popularity import Popularity
+from shoprec.models.factory import MODEL_CLASSES, build_model, candidate_grid
+from shoprec.models.tuning import grid_search, ndcg_metric
 from shoprec.pipeline.runs import stage_run, utcnow
 from shoprec.pipeline.stages import RunContext, StageReport
 from shoprec.registry import ModelVersion, Registry
+from shoprec.serving.lists import fill_with_popular, popular_items, similar_items
 from shoprec.serving.publish import publish as publish_tables
 from shoprec.serving.rerank import (
     add_reasons,
@@ -64,7 +70,6 @@ from shoprec.serving.rerank import (
 
 log = logging.getLogger(__name__)
 
-RELEVANT_EVENTS = (S.VIEW, S.SEARCH_CLICK, S.ADD_TO_CART, S.PURCHASE)
 GATE_FILE = "gate.json"
 STAGED = {
     "gold.user_recommendations": "_staged/user_recommendations",
@@ -103,40 +108,7 @@ def _fit_frame(events: DataFrame, cut: dt.datetime, st: Settings, id_map: DataFr
     ``last_ts`` (the user's last event on the item) orders the sequential models' input.
     """
     pairs = _weighted(events, st, (cut - dt.timedelta(days=1)).date())
-    return _model_input(pairs, id_map)
-
-
-def _model_input(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
-    """gold.interactions-shaped pairs -> what every model's ``fit`` takes."""
-    return _to_idx(pairs, id_map).select(
-        S.USER_IDX, S.ITEM_IDX, S.WEIGHT, F.col("last_event_ts").alias(S.LAST_TS)
-    )
-
-
-def _to_idx(pairs: DataFrame, id_map: DataFrame) -> DataFrame:
-    """(user_id, item_id, weight) -> (user_idx, item_idx, weight) through gold.id_map."""
-    users = id_map.where(F.col(S.ENTITY) == "user").select(
-        F.col("id").alias(S.USER_ID), F.col("idx").alias(S.USER_IDX)
-    )
-    items = id_map.where(F.col(S.ENTITY) == "item").select(
-        F.col("id").alias(S.ITEM_ID), F.col("idx").alias(S.ITEM_IDX)
-    )
-    return pairs.join(users, S.USER_ID).join(items, S.ITEM_ID)
-
-
-def _from_idx(recs: DataFrame, id_map: DataFrame) -> DataFrame:
-    users = id_map.where(F.col(S.ENTITY) == "user").select(
-        F.col("idx").alias(S.USER_IDX), F.col("id").alias(S.USER_ID)
-    )
-    items = id_map.where(F.col(S.ENTITY) == "item").select(
-        F.col("idx").alias(S.ITEM_IDX), F.col("id").alias(S.ITEM_ID)
-    )
-    return recs.join(users, S.USER_IDX).join(items, S.ITEM_IDX).drop(S.USER_IDX, S.ITEM_IDX)
-
-
-def _n_items(id_map: DataFrame) -> int:
-    top = id_map.where(F.col(S.ENTITY) == "item").agg(F.max("idx")).first()[0]  # type: ignore[index]
-    return int(top) + 1 if top is not None else 0
+    return model_input(pairs, id_map)
 
 
 def models_dir(lake_root: str, day: dt.date) -> Path:
@@ -185,96 +157,11 @@ def windows(settings: Settings, day: dt.date) -> Windows:
     )
 
 
-# ===================================================================== models
-ModelFactory = Callable[[dict[str, Any]], Recommender]
-
-
-def candidate_grid(
-    settings: Settings, names: Sequence[str] | None = None
-) -> dict[str, list[dict[str, Any]]]:
-    """The hyperparameter settings tried per model (one setting: no search).
-
-    ``names``: the models wanted, in that order (default: ``models.enabled``); the
-    benchmarks ask for any model, whatever the conf enables.
-    """
-    m = settings.models
-    nn = m.neural
-    common = {
-        "dim": nn.dim,
-        "epochs": nn.epochs,
-        "batch_size": nn.batch_size,
-        "lr": nn.lr,
-        "workers": nn.workers,
-        "threads": nn.threads,
-    }
-    grids: dict[str, list[dict[str, Any]]] = {
-        "popularity": [{}],
-        "itemknn": [
-            {"neighbours": m.itemknn_neighbours, "shrinkage": s} for s in m.itemknn_shrinks
-        ],
-        "als": [
-            {"rank": m.als_rank, "reg_param": r, "alpha": m.als_alpha, "max_iter": m.als_max_iter}
-            for r in m.als_reg_params
-        ],
-        "ease": [{"reg": lam, "max_items": m.ease_max_items} for lam in m.ease_lambdas],
-        "two_tower": [{**common, "max_history": nn.max_len}],
-        "gru4rec": [{**common, "max_len": nn.max_len}],
-        "sasrec": [{**common, "max_len": nn.max_len}],
-        "lightgcn": [{**common, "layers": nn.lightgcn_layers}],
-    }
-    return {name: grids[name] for name in (m.enabled if names is None else names)}
-
-
-MODEL_CLASSES: dict[str, type[Recommender]] = {
-    "popularity": Popularity,
-    "itemknn": ItemKNN,
-    "als": ALSRecommender,
-    "ease": EASE,
-    "two_tower": TwoTower,
-    "gru4rec": GRU4Rec,
-    "sasrec": SASRec,
-    "lightgcn": LightGCN,
-}
-
-
-def build_model(
-    name: str, params: dict[str, Any], *, seed: int, workdir: Path | None = None
-) -> Recommender:
-    """A fresh, unfitted model.
-
-    Neural models checkpoint each epoch and stage Petastorm data under ``workdir``
-    (a per-night, per-fit folder, so a rerun resumes the fit it belongs to).
-    """
-    if name not in MODEL_CLASSES:
-        raise ValueError(f"unknown model {name!r}")
-    cls = MODEL_CLASSES[name]
-    if name == "als" or issubclass(cls, NeuralRecommender):
-        params = {**params, "seed": seed}
-    if issubclass(cls, NeuralRecommender) and workdir is not None:
-        params = {
-            **params,
-            "checkpoint_dir": str(workdir / "checkpoints" / name),
-            "cache_dir": str((workdir / "petastorm").resolve()),
-        }
-    return cls(**params)
-
-
 def _weighted(events: DataFrame, settings: Settings, as_of: dt.date) -> DataFrame:
     f = settings.features
     return interactions(
         events, as_of=as_of, weights=f.event_weights, half_life_days=f.half_life_days
     )
-
-
-def _ndcg_on(model: Recommender, truth_idx: DataFrame, k: int) -> float:
-    users = truth_idx.select(S.USER_IDX).distinct()
-    recs = model.recommend(users, k)
-    scores = evaluate_metrics(
-        truth_idx.withColumnRenamed(S.USER_IDX, S.USER_ID).withColumnRenamed(S.ITEM_IDX, S.ITEM_ID),
-        recs.withColumnRenamed(S.USER_IDX, S.USER_ID).withColumnRenamed(S.ITEM_IDX, S.ITEM_ID),
-        ks=(k,),
-    )
-    return float(scores[f"ndcg@{k}"])
 
 
 # ===================================================================== stages
@@ -362,7 +249,7 @@ def train(ctx: RunContext) -> StageReport:
     w = windows(st, day)
     k = max(st.evaluation.ks)
     grids = candidate_grid(
-        st, [m for m in st.models.enabled if ctx.models is None or m in ctx.models]
+        st.models, [m for m in st.models.enabled if ctx.models is None or m in ctx.models]
     )
     out = _models_dir(ctx)
     with stage_run(lake, ctx.run_id, day, "train") as rec:
@@ -376,7 +263,7 @@ def train(ctx: RunContext) -> StageReport:
             return report
         events = _events_up_to(lake, day, st.features.lookback_days).cache()
         id_map = lake.read("gold.id_map").cache()
-        n_items = _n_items(id_map)
+        n = n_items(id_map)
         before_val = events.where(F.col(S.EVENT_TS) < F.lit(w.validation_start))
         val_events = events.where(
             (F.col(S.EVENT_TS) >= F.lit(w.validation_start))
@@ -395,7 +282,7 @@ def train(ctx: RunContext) -> StageReport:
             rec.message = report.note(f"{why}; popularity is served")
             return report
         truth_val = (
-            _to_idx(
+            to_idx(
                 truth_from_test(
                     val_events, train=before_val, event_types=RELEVANT_EVENTS
                 ).withColumn(S.WEIGHT, F.lit(1.0)),
@@ -407,40 +294,33 @@ def train(ctx: RunContext) -> StageReport:
 
         fitted = 0
         for name, grid in grids.items():
-            best: tuple[float | None, dict[str, Any]] | None = None
-            if len(grid) == 1:
-                best = (None, grid[0])  # nothing to choose: no validation fit
-            refused = ""
-            for params in grid if len(grid) > 1 else []:
-                try:
-                    model = build_model(
-                        name, params, seed=st.models.seed, workdir=out / "_work" / "validation"
-                    ).fit(fit_val, n_items=n_items)
-                except ValueError as err:  # e.g. EASE over its item limit
-                    log.warning("train: %s %s skipped: %s", name, params, err)
-                    refused = str(err)
-                    continue
-                score = _ndcg_on(model, truth_val, k)
-                model.release()
-                log.info("train: %s %s validation ndcg@%d=%.4f", name, params, k, score)
-                if best is None or best[0] is None or score > best[0]:
-                    best = (score, params)
-            if best is None:
-                _write_trained(out, name, {"skipped": refused})
-                report.note(f"{name} skipped: {refused}")
+            choice = grid_search(
+                grid,
+                partial(
+                    build_model, name, seed=st.models.seed, workdir=out / "_work" / "validation"
+                ),
+                fit_val,
+                truth_val,
+                metric_fn=ndcg_metric(k),
+                k=k,
+                n_items=n,
+            )
+            if choice.params is None:  # every setting refused
+                _write_trained(out, name, {"skipped": choice.skipped})
+                report.note(f"{name} skipped: {choice.skipped}")
                 continue
             try:
                 model = build_model(
-                    name, best[1], seed=st.models.seed, workdir=out / "_work" / "test"
-                ).fit(fit_test, n_items=n_items)
+                    name, choice.params, seed=st.models.seed, workdir=out / "_work" / "test"
+                ).fit(fit_test, n_items=n)
             except ValueError as err:
-                log.warning("train: %s %s skipped: %s", name, best[1], err)
+                log.warning("train: %s %s skipped: %s", name, choice.params, err)
                 _write_trained(out, name, {"skipped": str(err)})
                 report.note(f"{name} skipped: {err}")
                 continue
             model.save(out / name)
             model.release()
-            _write_trained(out, name, {"params": best[1], "validation_ndcg": best[0]})
+            _write_trained(out, name, {"params": choice.params, "validation_ndcg": choice.metric})
             fitted += 1
         rec.rows_out = fitted
         rec.message = f"trained {fitted} of {', '.join(grids)}"
@@ -459,7 +339,7 @@ def _test_metrics(
     **beyond: Any,
 ) -> tuple[dict[str, float], DataFrame]:
     """``model``'s metrics on the test truth, and its (cached) recommendations."""
-    recs = _from_idx(model.recommend(users_idx, max(ks)), id_map).cache()
+    recs = from_idx(model.recommend(users_idx, max(ks)), id_map).cache()
     return evaluate_metrics(truth, recs, ks=ks, **beyond), recs
 
 
@@ -519,7 +399,7 @@ def evaluate(ctx: RunContext) -> StageReport:
         popularity = before_test.groupBy(S.ITEM_ID).agg(F.countDistinct(S.USER_ID).alias("n_users"))
         n_users = before_test.select(S.USER_ID).distinct().count()
         users_idx = (
-            _to_idx(truth.withColumn(S.WEIGHT, F.lit(1.0)), id_map).select(S.USER_IDX).distinct()
+            to_idx(truth.withColumn(S.WEIGHT, F.lit(1.0)), id_map).select(S.USER_IDX).distinct()
         )
         results: dict[str, dict[str, float]] = {}
         rows: list[dict[str, Any]] = []
@@ -670,7 +550,7 @@ def _champion_on_split(
     fit = _fit_frame(before_test, w.test_start, st, id_map)
     workdir = _models_dir(ctx) / "_work" / "champion"
     model = build_model(name, champion.params, seed=st.models.seed, workdir=workdir).fit(
-        fit, n_items=_n_items(id_map)
+        fit, n_items=n_items(id_map)
     )
     values, recs = _test_metrics(model, users_idx, id_map, truth, ks)
     model.release()
@@ -698,12 +578,12 @@ def score(ctx: RunContext) -> StageReport:
         pairs = lake.read("gold.interactions").where(F.col(S.AS_OF_DATE) == F.lit(day))
         id_map = lake.read("gold.id_map").cache()
         items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day)).cache()
-        fit = _model_input(pairs, id_map).cache()
+        fit = model_input(pairs, id_map).cache()
         model = build_model(
             name, params, seed=st.models.seed, workdir=_models_dir(ctx) / "_work" / "score"
-        ).fit(fit, n_items=_n_items(id_map))
+        ).fit(fit, n_items=n_items(id_map))
         users = fit.select(S.USER_IDX).distinct()
-        candidates = _from_idx(model.recommend(users, sv.candidates), id_map).drop(S.RANK)
+        candidates = from_idx(model.recommend(users, sv.candidates), id_map).drop(S.RANK)
         events = _events_up_to(lake, day, st.features.lookback_days)
         purchased = events.where(F.col(S.EVENT_TYPE) == S.PURCHASE).select(S.USER_ID, S.ITEM_ID)
         recent = (
@@ -759,9 +639,7 @@ def score(ctx: RunContext) -> StageReport:
             F.lit(ctx.run_id).alias(S.RUN_ID),
             F.lit(now).cast("timestamp").alias(S.GENERATED_AT),
         )
-        similar = similar_items(
-            cooc, items, titles, k=sv.similar_items, version=version, run_id=ctx.run_id
-        )
+        similar = similar_items(cooc, items, k=sv.similar_items, version=version, run_id=ctx.run_id)
         staged = {
             "gold.user_recommendations": user_recs,
             "gold.similar_items": similar,
@@ -817,90 +695,3 @@ def publish(ctx: RunContext) -> StageReport:
             rec.message += f"; champion -> v{staged['promote']}"
         report.note(rec.message)
     return report
-
-
-# ===================================================================== lists
-def popular_items(items: DataFrame, *, k: int, run_id: str) -> DataFrame:
-    """Top ``k`` available items by decayed popularity, overall ("all") and per category."""
-    avail = items.where(F.col(S.AVAILABLE) & (F.col("popularity") > 0))
-    overall = avail.withColumn(S.CATEGORY, F.lit("all"))
-    per_cat = avail.where(F.col("category_l1").isNotNull()).withColumn(
-        S.CATEGORY, F.col("category_l1")
-    )
-    both = overall.unionByName(per_cat)
-    w = Window.partitionBy(S.CATEGORY).orderBy(F.col("popularity").desc(), S.ITEM_ID)
-    return (
-        both.withColumn(S.RANK, F.row_number().over(w))
-        .where(F.col(S.RANK) <= k)
-        .select(
-            S.CATEGORY,
-            S.RANK,
-            S.ITEM_ID,
-            F.col("popularity").alias(S.SCORE),
-            F.lit(run_id).alias(S.RUN_ID),
-        )
-    )
-
-
-def fill_with_popular(
-    lists: DataFrame, popular: DataFrame, items: DataFrame, purchased: DataFrame, *, k: int
-) -> DataFrame:
-    """Top up lists shorter than ``k`` with popular items the user has not bought.
-
-    This is also the cold-start path: a user whose model list came out empty gets
-    the shop's popular items with the reason "popular in <category>".
-    """
-    overall = popular.where(F.col(S.CATEGORY) == "all").select(
-        S.ITEM_ID, F.col(S.SCORE).alias("_pop"), F.col(S.RANK).alias("_pop_rank")
-    )
-    cats = items.select(S.ITEM_ID, "category_l1")
-    users = lists.select(S.USER_ID).distinct()
-    fill = (
-        users.crossJoin(F.broadcast(overall))
-        .join(lists.select(S.USER_ID, S.ITEM_ID), [S.USER_ID, S.ITEM_ID], "left_anti")
-        .join(purchased.distinct(), [S.USER_ID, S.ITEM_ID], "left_anti")
-        .join(cats, S.ITEM_ID, "left")
-        .select(
-            S.USER_ID,
-            S.ITEM_ID,
-            F.lit(0.0).alias(S.SCORE),
-            (F.col("_pop_rank") + 10_000).alias(S.RANK),
-            F.concat(F.lit("popular in "), F.coalesce("category_l1", F.lit("the shop"))).alias(
-                "reason"
-            ),
-        )
-    )
-    both = lists.unionByName(fill)
-    w = Window.partitionBy(S.USER_ID).orderBy(S.RANK, S.ITEM_ID)
-    return both.withColumn(S.RANK, F.row_number().over(w)).where(F.col(S.RANK) <= k)
-
-
-def similar_items(
-    cooccurrence: DataFrame,
-    items: DataFrame,
-    titles: DataFrame,
-    *,
-    k: int,
-    version: str,
-    run_id: str,
-) -> DataFrame:
-    """Per item, the ``k`` available items most often in the same sessions."""
-    avail = items.where(F.col(S.AVAILABLE)).select(F.col(S.ITEM_ID).alias(S.SIMILAR_ITEM_ID))
-    w = Window.partitionBy(S.ITEM_ID).orderBy(F.col(S.SCORE).desc(), S.SIMILAR_ITEM_ID)
-    return (
-        cooccurrence.join(avail, S.SIMILAR_ITEM_ID)
-        .withColumn(S.RANK, F.row_number().over(w))
-        .where(F.col(S.RANK) <= k)
-        .select(
-            S.ITEM_ID,
-            S.RANK,
-            S.SIMILAR_ITEM_ID,
-            S.SCORE,
-            F.when(F.col("co_purchase") > 0, F.lit("often bought together"))
-            .when(F.col("co_cart") > 0, F.lit("often in the same cart"))
-            .otherwise(F.lit("often viewed together"))
-            .alias("reason"),
-            F.lit(version).alias(S.MODEL_VERSION),
-            F.lit(run_id).alias(S.RUN_ID),
-        )
-    )

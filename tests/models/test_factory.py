@@ -1,4 +1,4 @@
-"""How the nightly stages build every model from conf (no Spark needed)."""
+"""Every model by name, built from conf (no Spark needed)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from shoprec.config import MODEL_NAMES, Settings
+from shoprec.models.factory import MODEL_CLASSES, build_model, candidate_grid
 from shoprec.models.neural import NeuralRecommender
-from shoprec.pipeline.recommend import MODEL_CLASSES, build_model, candidate_grid
 
 
 def test_every_model_name_has_a_class_and_a_grid() -> None:
     assert set(MODEL_CLASSES) == set(MODEL_NAMES)
-    grid = candidate_grid(Settings())
+    grid = candidate_grid(Settings().models)
     assert set(grid) == set(MODEL_NAMES)
     for name, settings in grid.items():
         assert settings, name
@@ -24,7 +24,7 @@ def test_every_model_name_has_a_class_and_a_grid() -> None:
 def test_neural_models_get_horovod_workers_and_per_fit_folders(tmp_path: Path) -> None:
     st = Settings().with_overrides({"models": {"neural": {"workers": 2, "epochs": 4, "dim": 8}}})
     for name in ("two_tower", "gru4rec", "sasrec", "lightgcn"):
-        (params,) = candidate_grid(st)[name]
+        (params,) = candidate_grid(st.models)[name]
         model = build_model(name, params, seed=5, workdir=tmp_path / "test")
         assert isinstance(model, NeuralRecommender)
         cfg = model.train_config
@@ -36,3 +36,11 @@ def test_neural_models_get_horovod_workers_and_per_fit_folders(tmp_path: Path) -
 def test_unknown_model_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown model"):
         build_model("bpr", {}, seed=1)
+
+
+def test_candidate_grid_is_the_models_asked_for_in_that_order() -> None:
+    st = Settings().with_overrides({"models": {"enabled": ["ease"], "als_reg_params": [0.1, 1.0]}})
+    assert list(candidate_grid(st.models)) == ["ease"]
+    grid = candidate_grid(st.models, ["als", "popularity"])
+    assert list(grid) == ["als", "popularity"]
+    assert [p["reg_param"] for p in grid["als"]] == [0.1, 1.0] and grid["popularity"] == [{}]

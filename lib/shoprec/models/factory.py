@@ -1,0 +1,92 @@
+"""Every model by name: its class, a fresh instance from settings, the settings tried per model.
+
+Example::
+
+    grids = candidate_grid(settings.models, ["ease"])
+    model = build_model("ease", grids["ease"][0], seed=7).fit(train, n_items=n)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shoprec.config import ModelsConfig
+from shoprec.models.als import ALSRecommender
+from shoprec.models.base import Recommender
+from shoprec.models.cooccurrence import ItemKNN
+from shoprec.models.ease import EASE
+from shoprec.models.neural import GRU4Rec, LightGCN, NeuralRecommender, SASRec, TwoTower
+from shoprec.models.popularity import Popularity
+
+MODEL_CLASSES: dict[str, type[Recommender]] = {
+    "popularity": Popularity,
+    "itemknn": ItemKNN,
+    "als": ALSRecommender,
+    "ease": EASE,
+    "two_tower": TwoTower,
+    "gru4rec": GRU4Rec,
+    "sasrec": SASRec,
+    "lightgcn": LightGCN,
+}
+
+
+def candidate_grid(
+    models: ModelsConfig, names: Sequence[str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The hyperparameter settings tried per model (one setting: no search).
+
+    ``models``: the conf's models section. ``names``: the models wanted, in that
+    order (default: ``models.enabled``); the benchmarks ask for any model, whatever
+    the conf enables.
+    """
+    m = models
+    nn = m.neural
+    common = {
+        "dim": nn.dim,
+        "epochs": nn.epochs,
+        "batch_size": nn.batch_size,
+        "lr": nn.lr,
+        "workers": nn.workers,
+        "threads": nn.threads,
+    }
+    grids: dict[str, list[dict[str, Any]]] = {
+        "popularity": [{}],
+        "itemknn": [
+            {"neighbours": m.itemknn_neighbours, "shrinkage": s} for s in m.itemknn_shrinks
+        ],
+        "als": [
+            {"rank": m.als_rank, "reg_param": r, "alpha": m.als_alpha, "max_iter": m.als_max_iter}
+            for r in m.als_reg_params
+        ],
+        "ease": [{"reg": lam, "max_items": m.ease_max_items} for lam in m.ease_lambdas],
+        "two_tower": [{**common, "max_history": nn.max_len}],
+        "gru4rec": [{**common, "max_len": nn.max_len}],
+        "sasrec": [{**common, "max_len": nn.max_len}],
+        "lightgcn": [{**common, "layers": nn.lightgcn_layers}],
+    }
+    return {name: grids[name] for name in (m.enabled if names is None else names)}
+
+
+def build_model(
+    name: str, params: dict[str, Any], *, seed: int, workdir: Path | None = None
+) -> Recommender:
+    """A fresh, unfitted model.
+
+    Neural models checkpoint each epoch and stage Petastorm data under ``workdir``
+    (a per-night, per-fit folder, so a rerun resumes the fit it belongs to).
+    Raises ValueError for an unknown ``name``.
+    """
+    if name not in MODEL_CLASSES:
+        raise ValueError(f"unknown model {name!r}")
+    cls = MODEL_CLASSES[name]
+    if name == "als" or issubclass(cls, NeuralRecommender):
+        params = {**params, "seed": seed}
+    if issubclass(cls, NeuralRecommender) and workdir is not None:
+        params = {
+            **params,
+            "checkpoint_dir": str(workdir / "checkpoints" / name),
+            "cache_dir": str((workdir / "petastorm").resolve()),
+        }
+    return cls(**params)
