@@ -1,4 +1,4 @@
-"""spark-submit entry point: the search_publish stage (see lib/shoprec/pipeline/search.py).
+"""spark-submit entry point: the search_publish stage (see lib/shoprec/stages/search_publish.py).
 
 spark-submit jobs/search_publish.py --conf conf/local.yaml --date 2026-11-01
 """

@@ -13,8 +13,8 @@ from pyspark.sql import SparkSession
 
 from shoprec.config import Settings, SparkConfig
 from shoprec.lake import Lake
-from shoprec.pipeline.nightly import NightReport, run_nightly
 from shoprec.spark import build_spark
+from shoprec.stages.nightly import NightReport, run_nightly
 from shoprec.synthetic import ShopSpec, as_source, generate_shop
 
 TEST_KEY = "test-pseudonymization-key-0123456789"

@@ -1,4 +1,4 @@
-"""The ``shoprec`` command line: thin wrappers over the pipeline.
+"""The ``shoprec`` command line: thin wrappers over the stages and the read commands.
 
 Bad input or configuration prints one line naming what is wrong and exits
 non-zero; tracebacks only with ``--verbose``.
@@ -54,8 +54,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from shoprec.lake import Lake
-    from shoprec.pipeline import summary
-    from shoprec.pipeline.nightly import run_nightly
+    from shoprec.stages import summary
+    from shoprec.stages.nightly import run_nightly
     from shoprec.synthetic import ShopSpec, as_source, generate_shop
 
     settings = load_settings(args.conf)
@@ -101,8 +101,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_nightly(args: argparse.Namespace) -> int:
     from shoprec.lake import Lake
-    from shoprec.pipeline import summary
-    from shoprec.pipeline.nightly import run_nightly
+    from shoprec.stages import summary
+    from shoprec.stages.nightly import run_nightly
 
     settings = load_settings(args.conf)
     day = parse_run_date(args.date)
@@ -113,7 +113,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from shoprec.pipeline.nightly import STAGES, run_stage
+    from shoprec.stages.nightly import STAGES, run_stage
 
     settings = load_settings(args.conf)
     day = parse_run_date(args.date)
@@ -136,11 +136,11 @@ def cmd_gate(args: argparse.Namespace) -> int:
     """The champion gate's decision as JSON: the Airflow DAG branches on it."""
     import json
 
-    from shoprec.pipeline.recommend import gate_decision
+    from shoprec.stages.handoff import read_gate
 
     settings = load_settings(args.conf)
     day = parse_run_date(args.date)
-    decision = gate_decision(settings.lake.root, day)
+    decision = read_gate(settings.lake.root, day)
     if decision is None:
         raise ShoprecError(f"gate: no decision for {day}; run evaluate for that date first")
     print(json.dumps(decision.as_dict(), sort_keys=True))
@@ -149,8 +149,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from shoprec.ingest.formats import get_format
-    from shoprec.pipeline import stages
-    from shoprec.pipeline.runs import new_run_id
+    from shoprec.stages.context import RunContext
+    from shoprec.stages.ingest import ingest
+    from shoprec.stages.runs import new_run_id
 
     settings = load_settings(args.conf)
     day = parse_run_date(args.date)
@@ -158,8 +159,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     source = SourceConfig(
         name=args.name or args.source, format=args.source, events=args.path, catalog=args.catalog
     )
-    ctx = stages.RunContext.create(_spark(settings), settings, day, new_run_id(day))
-    report = stages.ingest(ctx, [source])
+    ctx = RunContext.create(_spark(settings), settings, day, new_run_id(day))
+    report = ingest(ctx, [source])
     for table_name, rows in report.tables.items():
         print(f"ingest {day} {source.name}: {table_name} {rows:,} rows")
     return 0
@@ -241,8 +242,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from shoprec.commands.search import search_command
     from shoprec.lake import Lake
-    from shoprec.search.service import search_command
 
     settings = load_settings(args.conf)
     lake = Lake(_spark(settings), settings.lake.root)

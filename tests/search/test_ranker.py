@@ -6,7 +6,6 @@ from pyspark.sql import SparkSession
 
 from shoprec.search.features import FEATURES
 from shoprec.search.ranker import RankerParams, rank_by_score, ranking_metrics, score, train_ranker
-from shoprec.search.service import personalize
 
 
 def frame(n_searches: int, seed: int) -> pd.DataFrame:
@@ -43,34 +42,3 @@ def test_the_ranker_learns_what_bm25_misses_and_scores_in_executors(spark: Spark
         frame(60, 1), features=FEATURES, params=RankerParams(num_trees=30, min_data_in_leaf=5)
     )
     assert again == model
-
-
-def test_personalize_moves_liked_categories_up() -> None:
-    rows = [
-        {
-            "rank": 1,
-            "item_id": "a",
-            "score": 3.0,
-            "reason": "title matches",
-            "category_path": "home/x",
-        },
-        {
-            "rank": 2,
-            "item_id": "b",
-            "score": 2.9,
-            "reason": "title matches",
-            "category_path": "sports/y",
-        },
-        {
-            "rank": 3,
-            "item_id": "c",
-            "score": 1.0,
-            "reason": "title matches",
-            "category_path": "home/z",
-        },
-    ]
-    out = personalize(rows, {"sports": 0.8, "home": 0.1}, weight=0.3, k=2)
-    assert [r["item_id"] for r in out] == ["b", "a"]
-    assert [r["rank"] for r in out] == [1, 2]
-    assert out[0]["reason"].endswith("you like sports")
-    assert [r["item_id"] for r in personalize(rows, {}, weight=0.3, k=3)] == ["a", "b", "c"]

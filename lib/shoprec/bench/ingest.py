@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 from shoprec.config import Settings
-from shoprec.pipeline.nightly import run_stage
 from shoprec.spark import build_spark
+from shoprec.stages.nightly import run_stage
 from shoprec.synthetic import as_source, generate_shop, spec_for_events
 
 DAY = dt.date(2026, 11, 1)

@@ -111,13 +111,16 @@ def learn(
     as_of: dt.date,
     cfg: SearchConfig,
     propensity: dict[int, float] | None = None,
+    rewrites: DataFrame | None = None,
+    categories: DataFrame | None = None,
 ) -> Learned:
     """Rewrites, query categories, bias-corrected CTRs and item signals from logs up to ``as_of``.
 
     ``search_rows``/``clicks`` from :mod:`shoprec.search.logs`; ``item_features`` in the
     :data:`~shoprec.schemas.ITEM_FEATURES` shape. Two small aggregates reach the
     driver: the examination probability per position and the overall CTR. A given
-    ``propensity`` (per position) is used as it is instead of being estimated again.
+    ``propensity`` (per position) is used as it is instead of being estimated again;
+    so are given ``rewrites`` and ``categories`` (the index stage's gold tables).
     """
     qi = query_item_clicks(search_rows, clicks)
     shown = impressions(search_rows, clicks)
@@ -126,16 +129,22 @@ def learn(
     exams = expected_examinations(shown, propensity)
     prior = float(ctr_prior(exams).first()[0])  # type: ignore[index]
     items = item_signals(item_features)
-    return Learned(
-        rewrites=learn_rewrites(
+    if rewrites is None:
+        rewrites = learn_rewrites(
             qi,
             as_of=as_of,
             min_similarity=cfg.rewrite_min_similarity,
             min_shared_clicks=cfg.rewrite_min_shared_clicks,
             max_per_query=cfg.rewrite_max_per_query,
             max_edit_distance=cfg.max_edit_distance,
-        ),
-        categories=query_categories(qi, items, as_of=as_of, prior_clicks=cfg.category_prior_clicks),
+        )
+    if categories is None:
+        categories = query_categories(
+            qi, items, as_of=as_of, prior_clicks=cfg.category_prior_clicks
+        )
+    return Learned(
+        rewrites=rewrites,
+        categories=categories,
         ctr=query_item_ctr(exams, F.lit(prior), prior_examinations=cfg.ctr_prior_examinations),
         prior_ctr=prior,
         items=items,

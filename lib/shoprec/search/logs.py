@@ -8,6 +8,8 @@ the same session later buys the clicked item, else 1.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -63,6 +65,25 @@ def search_clicks(events: DataFrame) -> DataFrame:
         .otherwise(F.lit(CLICK))
         .alias(LABEL),
     )
+
+
+def dated_clicks(search_rows: DataFrame, clicks: DataFrame) -> DataFrame:
+    """Clicks of the searches in ``search_rows``, each dated by its search.
+
+    ``search_rows`` from :func:`searches`, ``clicks`` from :func:`search_clicks`.
+    Output: ``search_id, item_id, position, label, event_date``.
+    """
+    return clicks.join(search_rows.select(S.SEARCH_ID, S.EVENT_DATE), S.SEARCH_ID)
+
+
+def dated_before(df: DataFrame, day: dt.date) -> DataFrame:
+    """The rows of ``df`` whose ``event_date`` is before ``day``."""
+    return df.where(F.col(S.EVENT_DATE) < F.lit(day))
+
+
+def dated_between(df: DataFrame, start: dt.date, end: dt.date) -> DataFrame:
+    """The rows of ``df`` whose ``event_date`` is in ``[start, end]`` (both days included)."""
+    return df.where((F.col(S.EVENT_DATE) >= F.lit(start)) & (F.col(S.EVENT_DATE) <= F.lit(end)))
 
 
 def impressions(search_rows: DataFrame, clicks: DataFrame) -> DataFrame:

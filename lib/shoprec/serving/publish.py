@@ -14,7 +14,7 @@ SERVING_TABLES: tuple[str, ...] = (
     "gold.similar_items",
     "gold.popular_items",
 )
-# Published by the search stages (shoprec.pipeline.search), restored on their own.
+# Published by the search stages (shoprec.stages.search_publish), restored on their own.
 SEARCH_SERVING_TABLES: tuple[str, ...] = ("gold.search_results", "gold.query_suggestions")
 _NOTE = "publication "
 _RESTORED = "restored "

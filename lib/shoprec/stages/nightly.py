@@ -11,24 +11,34 @@ from pyspark.sql import SparkSession
 
 from shoprec.config import Settings
 from shoprec.errors import InputError
-from shoprec.pipeline import recommend, search, stages
-from shoprec.pipeline.runs import new_run_id
+from shoprec.stages.context import RunContext, StageReport
+from shoprec.stages.evaluate import evaluate
+from shoprec.stages.features import features
+from shoprec.stages.ingest import ingest
+from shoprec.stages.publish import publish
+from shoprec.stages.runs import new_run_id
+from shoprec.stages.score import score
+from shoprec.stages.search_index import search_index
+from shoprec.stages.search_publish import search_publish
+from shoprec.stages.search_train import search_train
+from shoprec.stages.train import train
+from shoprec.stages.validate import validate
 
-Stage = Callable[[stages.RunContext], stages.StageReport]
+Stage = Callable[[RunContext], StageReport]
 
 # The order a night runs in.
 STAGES: dict[str, Stage] = {
-    "ingest": stages.ingest,
-    "validate": stages.validate,
-    "features": recommend.features,
-    "train": recommend.train,
-    "evaluate": recommend.evaluate,
-    "score": recommend.score,
-    "publish": recommend.publish,
+    "ingest": ingest,
+    "validate": validate,
+    "features": features,
+    "train": train,
+    "evaluate": evaluate,
+    "score": score,
+    "publish": publish,
     # Site search: its own index, ranker and serving tables, from the same silver.
-    "search_index": search.search_index,
-    "search_train": search.search_train,
-    "search_publish": search.search_publish,
+    "search_index": search_index,
+    "search_train": search_train,
+    "search_publish": search_publish,
 }
 
 SEARCH_STAGES = ("search_index", "search_train", "search_publish")
@@ -40,7 +50,7 @@ class NightReport:
 
     run_date: dt.date
     run_id: str
-    stages: list[stages.StageReport] = field(default_factory=list)
+    stages: list[StageReport] = field(default_factory=list)
 
 
 def run_stage(
@@ -51,13 +61,13 @@ def run_stage(
     run_id: str | None = None,
     *,
     models: tuple[str, ...] | None = None,
-) -> stages.StageReport:
+) -> StageReport:
     """Run one stage for one date; ``models`` limits ``train`` to some enabled models."""
     if stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
     if models is not None and stage != "train":
         raise InputError(f"--models applies to the train stage only, not {stage!r}")
-    ctx = stages.RunContext.create(
+    ctx = RunContext.create(
         spark, settings, run_date, run_id or new_run_id(run_date), models=models
     )
     return STAGES[stage](ctx)
@@ -74,7 +84,7 @@ def run_nightly(
 
     ``on_stage(name, seconds)`` is called after each stage that succeeded.
     """
-    ctx = stages.RunContext.create(spark, settings, run_date, new_run_id(run_date))
+    ctx = RunContext.create(spark, settings, run_date, new_run_id(run_date))
     night = NightReport(run_date, ctx.run_id)
     for name, stage in STAGES.items():
         if name in SEARCH_STAGES and not settings.search.enabled:

@@ -13,15 +13,17 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
+from shoprec.commands.search import search_command
 from shoprec.config import Settings
 from shoprec.lake import Lake
-from shoprec.pipeline.runs import new_run_id
-from shoprec.pipeline.search import search_index, search_publish, search_train
-from shoprec.pipeline.stages import RunContext, StageReport
 from shoprec.search.logs import searches as search_rows
-from shoprec.search.service import search_command
 from shoprec.search.suggestions import canonical_queries, head_queries, query_counts
 from shoprec.serving.publish import SEARCH_SERVING_TABLES, current_publication, restore_previous
+from shoprec.stages.context import RunContext, StageReport
+from shoprec.stages.runs import new_run_id
+from shoprec.stages.search_index import search_index
+from shoprec.stages.search_publish import search_publish
+from shoprec.stages.search_train import search_train
 from shoprec.synthetic import ShopSpec
 from tests.conftest import TEST_KEY
 from tests.search.shop import START, load_shop

@@ -1,23 +1,21 @@
-"""The nightly stages: which tables each reads and writes, for one run date.
+"""The validate stage: bronze of the run date -> silver, all or nothing behind the quality gate.
 
-This is the I/O edge of the pipeline. Each stage reads its inputs through the
-:class:`~shoprec.lake.Lake`, calls the pure transforms of its package, writes a
-date's partition in one commit per table, and leaves an ops.runs record.
-
-* ``ingest``: source feeds -> bronze.events, bronze.catalog (as received)
-* ``validate``: bronze -> silver.items, silver.events, silver.quarantine, gated by
-  Great Expectations; a blocking failure writes nothing to silver.
+Every cleaning rule runs on the day's bronze (:func:`clean_day`, nothing written);
+Great Expectations suites check bronze, the silver candidates, the quarantine and the
+run's own figures (quarantine rate, freshness, volume against recent days). A blocking
+failure raises :class:`~shoprec.errors.ValidationFailed` and writes nothing to silver;
+otherwise silver.items, silver.events and silver.quarantine get the day's partition,
+one commit each. Results go to ``<lake>/_quality/results`` and ops.validations.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial, reduce
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -32,120 +30,17 @@ from shoprec.clean.events import (
 )
 from shoprec.clean.items import mark_duplicate_items, to_silver_items, type_items
 from shoprec.clean.quarantine import to_quarantine
-from shoprec.config import Settings, SourceConfig
-from shoprec.errors import InputError, ValidationFailed
-from shoprec.ingest.bronze import to_bronze
+from shoprec.config import BotRules
+from shoprec.errors import ValidationFailed
 from shoprec.ingest.formats import get_format
 from shoprec.lake import Lake
-from shoprec.pipeline.runs import stage_run, utcnow
+from shoprec.stages.context import RunContext, StageReport
+from shoprec.stages.runs import stage_run, utcnow
 
 if TYPE_CHECKING:  # Great Expectations takes seconds to import: only validate loads it
     from shoprec.quality.runner import Outcome, Validator
 
-log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RunContext:
-    """Everything a stage needs to know about the run it is part of."""
-
-    spark: SparkSession
-    lake: Lake
-    settings: Settings
-    run_date: dt.date
-    run_id: str
-    models: tuple[str, ...] | None = None  # train only these (None: every enabled model)
-
-    @classmethod
-    def create(
-        cls,
-        spark: SparkSession,
-        settings: Settings,
-        run_date: dt.date,
-        run_id: str,
-        *,
-        models: tuple[str, ...] | None = None,
-    ) -> RunContext:
-        return cls(spark, Lake(spark, settings.lake.root), settings, run_date, run_id, models)
-
-
-@dataclass
-class StageReport:
-    """What a stage did, for the run summary."""
-
-    stage: str
-    run_date: dt.date
-    tables: dict[str, int] = field(default_factory=dict)  # table -> rows written
-    counts: dict[str, int] = field(default_factory=dict)
-    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
-    validations: list[dict[str, Any]] = field(default_factory=list)
-    data_docs: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def note(self, text: str) -> str:
-        """Keep a line for the summary; returns it (for the run record's message)."""
-        self.notes.append(text)
-        return text
-
-
-# ====================================================================== ingest
-def _resolve(template: str, run_date: dt.date) -> str:
-    return template.replace("{date}", run_date.isoformat())
-
-
-def ingest_source(ctx: RunContext, source: SourceConfig, index: int = 0) -> dict[str, int]:
-    """One source's files for the run date -> bronze. Returns rows written per table."""
-    fmt = get_format(source.format)
-    where = {S.INGEST_DATE: ctx.run_date, S.SOURCE: source.name}
-    ingested_at = utcnow()
-    written: dict[str, int] = {}
-    plan = [("bronze.events", source.events, fmt.read_events, "events")]
-    if source.catalog is not None and fmt.read_catalog is not None:
-        plan.append(("bronze.catalog", source.catalog, fmt.read_catalog, "catalog"))
-    for table_name, template, reader, key in plan:
-        if template is None:
-            raise InputError(f"sources[{index}].{key} ({source.name}): no path configured")
-        try:
-            raw = reader(ctx.spark, _resolve(template, ctx.run_date))
-        except InputError as err:
-            raise InputError(f"sources[{index}].{key} ({source.name}): {err}") from None
-        if fmt.events_have_day and table_name == "bronze.events":
-            raw = raw.where(F.col("_day") == F.lit(ctx.run_date)).drop("_day")
-        rows = to_bronze(
-            raw,
-            source=source.name,
-            source_format=source.format,
-            run_id=ctx.run_id,
-            ingest_date=ctx.run_date,
-            ingested_at=ingested_at,
-        )
-        ctx.lake.replace(rows, table_name, where=where)
-        written[table_name] = _partition_count(ctx.lake, table_name, where)
-    return written
-
-
-def _partition_count(lake: Lake, name: str, where: dict[str, Any]) -> int:
-    df = lake.read(name)
-    for col, value in where.items():
-        df = df.where(F.col(col) == F.lit(value))
-    return df.count()
-
-
-def ingest(ctx: RunContext, sources: list[SourceConfig] | None = None) -> StageReport:
-    """Every configured source (or those given) for the run date into bronze."""
-    chosen = ctx.settings.sources if sources is None else sources
-    if not chosen:
-        raise InputError("sources: no source configured (add one under sources: in the config)")
-    report = StageReport("ingest", ctx.run_date)
-    with stage_run(ctx.lake, ctx.run_id, ctx.run_date, "ingest") as rec:
-        for i, source in enumerate(chosen):
-            for table_name, rows in ingest_source(ctx, source, i).items():
-                report.tables[table_name] = report.tables.get(table_name, 0) + rows
-        rec.rows_out = report.tables.get("bronze.events", 0)
-    return report
-
-
-# ==================================================================== validate
 def _day(df: DataFrame, col: str, day: dt.date) -> DataFrame:
     return df.where(F.col(col) == F.lit(day))
 
@@ -168,45 +63,54 @@ def _clean_items(
 
 
 def _clean_events(
-    ctx: RunContext, bronze_ev: DataFrame, sources: list[tuple[str, str]]
+    bronze_ev: DataFrame,
+    sources: list[tuple[str, str]],
+    *,
+    run_date: dt.date,
+    max_lateness_days: int,
+    future_tolerance_minutes: int,
 ) -> DataFrame:
-    rules = ctx.settings.cleaning
     frames = []
     for name, fmt_name in sources:
         fields = get_format(fmt_name).events_to_fields(bronze_ev.where(F.col(S.SOURCE) == name))
         typed = type_events(
             fields,
-            run_date=ctx.run_date,
-            max_lateness_days=rules.max_lateness_days,
-            future_tolerance_minutes=rules.future_tolerance_minutes,
+            run_date=run_date,
+            max_lateness_days=max_lateness_days,
+            future_tolerance_minutes=future_tolerance_minutes,
         )
         frames.append(typed.withColumn(S.SOURCE, F.lit(name)))
     return _union(frames)
 
 
-def _volume_ratio(ctx: RunContext, accepted: int) -> float | None:
-    """Today's accepted events over the median of recent successful days, if enough."""
-    vol = ctx.settings.quality.volume
-    start = ctx.run_date - dt.timedelta(days=vol.lookback_days)
-    runs = ctx.lake.read("ops.runs").where(
+def _accepted_history(lake: Lake, day: dt.date, lookback_days: int) -> list[int]:
+    """Accepted events of each successful validate run in the ``lookback_days`` before ``day``.
+
+    The latest run of a date counts; dates without a successful run are missing.
+    """
+    start = day - dt.timedelta(days=lookback_days)
+    runs = lake.read("ops.runs").where(
         (F.col("stage") == "validate")
         & (F.col("status") == "success")
         & (F.col("run_date") >= F.lit(start))
-        & (F.col("run_date") < F.lit(ctx.run_date))
+        & (F.col("run_date") < F.lit(day))
     )
     latest = runs.groupBy("run_date").agg(F.max_by("rows_out", "ended_at").alias("rows")).collect()
-    history = [int(r["rows"]) for r in latest if r["rows"] is not None]
-    if len(history) < vol.min_history_days:
+    return [int(r["rows"]) for r in latest if r["rows"] is not None]
+
+
+def volume_ratio(accepted: int, history: list[int], *, min_history_days: int) -> float | None:
+    """Today's accepted events over the median of ``history``; None with too little of it."""
+    if len(history) < min_history_days:
         return None
     median = statistics.median(history)
     return accepted / median if median > 0 else None
 
 
-def _docs_root(ctx: RunContext) -> str | None:
-    if ctx.settings.lake.data_docs_dir is not None:
-        return ctx.settings.lake.data_docs_dir
-    root = ctx.lake.root
-    return None if "://" in root else str(Path(root) / "_quality" / "gx")
+def _docs_root(data_docs_dir: str | None, lake_root: str) -> str | None:
+    if data_docs_dir is not None:
+        return data_docs_dir
+    return None if "://" in lake_root else str(Path(lake_root) / "_quality" / "gx")
 
 
 @dataclass
@@ -236,35 +140,55 @@ def _persist(df: DataFrame) -> DataFrame:
 
 
 def clean_day(
-    ctx: RunContext, bronze_ev: DataFrame, bronze_cat: DataFrame, sources: list[tuple[str, str]]
+    bronze_ev: DataFrame,
+    bronze_cat: DataFrame,
+    sources: list[tuple[str, str]],
+    *,
+    earlier_items: DataFrame,
+    seen_events: DataFrame,
+    run_date: dt.date,
+    run_id: str,
+    max_lateness_days: int,
+    future_tolerance_minutes: int,
+    session_gap_minutes: int,
+    bot_rules: BotRules,
+    key: str,
 ) -> CleanDay:
-    """Apply every cleaning rule to one day of bronze; nothing is written here."""
-    day, rules = ctx.run_date, ctx.settings.cleaning
-    reject = partial(to_quarantine, run_id=ctx.run_id, ingest_date=day, quarantined_at=utcnow())
+    """Apply every cleaning rule to one day of bronze; nothing is written here.
+
+    ``sources``: (name, format) of each source in the day's bronze.
+    ``earlier_items``: ``item_id`` of the silver catalog snapshots before the day (an
+    event's item must be known); ``seen_events``: ``event_id`` of the silver events
+    accepted in the de-duplication window. ``key`` pseudonymizes the users.
+    The candidates are materialized (see :func:`_persist`); raises RuntimeError when
+    the received events do not add up to accepted + quarantined + duplicates.
+    """
+    day = run_date
+    reject = partial(to_quarantine, run_id=run_id, ingest_date=day, quarantined_at=utcnow())
 
     items = _persist(_clean_items(bronze_cat, bronze_ev, sources))
     ok_items = _persist(mark_duplicate_items(items.where(F.col(S.REASON).isNull())))
     silver_items = _persist(
-        to_silver_items(ok_items.where(~F.col("_duplicate")), snapshot_date=day, run_id=ctx.run_id)
+        to_silver_items(ok_items.where(~F.col("_duplicate")), snapshot_date=day, run_id=run_id)
     )
-    known = silver_items.select(S.ITEM_ID).unionByName(
-        ctx.lake.read("silver.items").where(F.col(S.SNAPSHOT_DATE) < F.lit(day)).select(S.ITEM_ID)
-    )
+    known = silver_items.select(S.ITEM_ID).unionByName(earlier_items.select(S.ITEM_ID))
 
-    events = _clean_events(ctx, bronze_ev, sources)
-    events = _persist(flag_bots(flag_unknown_items(events, known), rules.bots))
-    seen = ctx.lake.read("silver.events").where(
-        (F.col(S.INGEST_DATE) < F.lit(day))
-        & (F.col(S.INGEST_DATE) >= F.lit(day - dt.timedelta(days=rules.dedup_lookback_days)))
+    events = _clean_events(
+        bronze_ev,
+        sources,
+        run_date=day,
+        max_lateness_days=max_lateness_days,
+        future_tolerance_minutes=future_tolerance_minutes,
     )
-    ok_events = _persist(mark_duplicates(events.where(F.col(S.REASON).isNull()), seen))
+    events = _persist(flag_bots(flag_unknown_items(events, known), bot_rules))
+    ok_events = _persist(mark_duplicates(events.where(F.col(S.REASON).isNull()), seen_events))
     silver_events = _persist(
         to_silver_events(
             ok_events.where(~F.col("_duplicate")),
-            key=ctx.settings.privacy.resolve_key(),
-            gap_minutes=rules.session_gap_minutes,
+            key=key,
+            gap_minutes=session_gap_minutes,
             run_date=day,
-            run_id=ctx.run_id,
+            run_id=run_id,
         )
     )
     quarantine = _persist(
@@ -297,10 +221,17 @@ def clean_day(
     return result
 
 
-def _run_metrics(ctx: RunContext, clean: CleanDay, accepted: int) -> DataFrame:
+def _run_metrics(
+    spark: SparkSession,
+    clean: CleanDay,
+    accepted: int,
+    *,
+    run_date: dt.date,
+    volume_ratio: float | None,
+) -> DataFrame:
     """The one-row frame the run.metrics suite checks."""
     latest = clean.events.agg(F.max(S.EVENT_TS)).first()[0]  # type: ignore[index]
-    end_of_day = dt.datetime.combine(ctx.run_date + dt.timedelta(days=1), dt.time(), dt.UTC)
+    end_of_day = dt.datetime.combine(run_date + dt.timedelta(days=1), dt.time(), dt.UTC)
     hours = (end_of_day - latest.replace(tzinfo=dt.UTC)).total_seconds() / 3600 if latest else None
     # Bot traffic is filtered, not broken: it is reported apart and does not count
     # toward the quarantine rate, which is there to catch a broken feed.
@@ -314,14 +245,14 @@ def _run_metrics(ctx: RunContext, clean: CleanDay, accepted: int) -> DataFrame:
         "bot_events": clean.bot_events,
         "quarantine_rate": float(rate),
         "hours_since_latest_event": hours,
-        "volume_ratio": _volume_ratio(ctx, accepted),
+        "volume_ratio": volume_ratio,
     }
     schema = (
         "received_events long, accepted_events long, quarantined_events long, "
         "duplicate_events long, bot_events long, quarantine_rate double, hours_since_latest_event double, "
         "volume_ratio double"
     )
-    return ctx.spark.createDataFrame([tuple(row.values())], schema)
+    return spark.createDataFrame([tuple(row.values())], schema)
 
 
 def _keep_results(ctx: RunContext, outcomes: list[Outcome], report: StageReport) -> None:
@@ -381,16 +312,23 @@ def validate(ctx: RunContext) -> StageReport:
     from shoprec.quality.runner import Validator
 
     report = StageReport("validate", ctx.run_date)
-    lake, day, q = ctx.lake, ctx.run_date, ctx.settings.quality
+    lake, day, st = ctx.lake, ctx.run_date, ctx.settings
+    q, rules = st.quality, st.cleaning
     with stage_run(lake, ctx.run_id, day, "validate") as rec:
         bronze_ev = _persist(_day(lake.read("bronze.events"), S.INGEST_DATE, day))
         bronze_cat = _persist(_day(lake.read("bronze.catalog"), S.INGEST_DATE, day))
+        earlier_items = lake.read("silver.items").where(F.col(S.SNAPSHOT_DATE) < F.lit(day))
+        seen_events = lake.read("silver.events").where(
+            (F.col(S.INGEST_DATE) < F.lit(day))
+            & (F.col(S.INGEST_DATE) >= F.lit(day - dt.timedelta(days=rules.dedup_lookback_days)))
+        )
+        history = _accepted_history(lake, day, q.volume.lookback_days)
         pairs = bronze_ev.select(S.SOURCE, S.SOURCE_FORMAT).union(
             bronze_cat.select(S.SOURCE, S.SOURCE_FORMAT)
         )
         sources = sorted({(r[0], r[1]) for r in pairs.distinct().collect()})
         names = [s for s, _ in sources]
-        validator = Validator(_docs_root(ctx))
+        validator = Validator(_docs_root(st.lake.data_docs_dir, lake.root))
         outcomes = [validator.validate(bronze_ev, suites.bronze_suite("bronze.events", day, names))]
         if not sources:
             rec.validation = "failed"
@@ -399,14 +337,28 @@ def validate(ctx: RunContext) -> StageReport:
             validator.validate(bronze_cat, suites.bronze_suite("bronze.catalog", day, names))
         )
 
-        clean = clean_day(ctx, bronze_ev, bronze_cat, sources)
+        clean = clean_day(
+            bronze_ev,
+            bronze_cat,
+            sources,
+            earlier_items=earlier_items,
+            seen_events=seen_events,
+            run_date=day,
+            run_id=ctx.run_id,
+            max_lateness_days=rules.max_lateness_days,
+            future_tolerance_minutes=rules.future_tolerance_minutes,
+            session_gap_minutes=rules.session_gap_minutes,
+            bot_rules=rules.bots,
+            key=st.privacy.resolve_key(),
+        )
         accepted = clean.events.count()
-        metrics = _run_metrics(ctx, clean, accepted)
+        ratio = volume_ratio(accepted, history, min_history_days=q.volume.min_history_days)
+        metrics = _run_metrics(ctx.spark, clean, accepted, run_date=day, volume_ratio=ratio)
         vol = q.volume
         outcomes += [
             validator.validate(
                 clean.events,
-                suites.silver_events_suite(day, ctx.settings.cleaning.max_lateness_days),
+                suites.silver_events_suite(day, rules.max_lateness_days),
             ),
             validator.validate(clean.items, suites.silver_items_suite()),
             validator.validate(clean.quarantine, suites.quarantine_suite()),

@@ -1,4 +1,4 @@
-"""End to end over ingest and validate on a small dirty synthetic shop.
+"""The ingest and validate stages end to end on a small dirty synthetic shop.
 
 One lake is built for the module (three days); tests that rerun or break a day
 put it back the way they found it, and check that they did.
@@ -19,8 +19,9 @@ from shoprec import schemas as S
 from shoprec.config import Settings
 from shoprec.errors import InputError, ValidationFailed
 from shoprec.lake import Lake
-from shoprec.pipeline import stages
-from shoprec.pipeline.nightly import run_nightly, run_stage
+from shoprec.stages.context import RunContext
+from shoprec.stages.nightly import run_nightly, run_stage
+from shoprec.stages.validate import validate
 from shoprec.synthetic import ShopSpec, as_source, generate_shop
 from tests.conftest import TEST_KEY
 
@@ -45,7 +46,7 @@ def conf(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
             "lake": {"root": str(lake_root)},
             "privacy": {"key": TEST_KEY},
             "sources": [as_source(shop)],
-            # This module is about ingest and validate; test_recommend covers the models.
+            # This module is about ingest and validate; test_nightly covers the models.
             "models": {"enabled": ["popularity", "itemknn"]},
             "search": {"enabled": False},
         }
@@ -54,7 +55,7 @@ def conf(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def built(spark: SparkSession, conf: Settings) -> Lake:
-    """Ingest and validate each day (the stages after them are test_recommend's)."""
+    """Ingest and validate each day (the stages after them are test_nightly's)."""
     for day in DAYS:
         run_id = f"built-{day:%Y%m%d}"
         for stage in ("ingest", "validate"):
@@ -247,8 +248,8 @@ def test_missing_input_fails_before_touching_bronze(
 
 
 def test_stage_reports_feed_the_summary(spark: SparkSession, built: Lake, conf: Settings) -> None:
-    ctx = stages.RunContext.create(spark, conf, DAYS[0], "summary-check")
-    report = stages.validate(ctx)
+    ctx = RunContext.create(spark, conf, DAYS[0], "summary-check")
+    report = validate(ctx)
     assert report.counts["received_events"] == (
         report.counts["accepted_events"]
         + report.counts["quarantined_events"]

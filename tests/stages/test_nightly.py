@@ -16,10 +16,11 @@ from pyspark.sql import functions as F
 from shoprec import schemas as S
 from shoprec.config import MODEL_NAMES, Settings
 from shoprec.lake import Lake
-from shoprec.pipeline.nightly import NightReport, run_stage
-from shoprec.pipeline.recommend import MODEL_CLASSES, trained_models
+from shoprec.models.factory import MODEL_CLASSES
 from shoprec.registry import Registry
 from shoprec.serving.publish import current_publication, restore_previous
+from shoprec.stages.handoff import model_folder, models_dir, read_selected, read_trained
+from shoprec.stages.nightly import NightReport, run_stage
 from tests.conftest import NIGHTS, NIGHTS_START
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -119,14 +120,14 @@ def test_features_rerun_is_identical(spark: SparkSession, lake: Lake, conf: Sett
     before, id_rows = counts(), lake.read("gold.id_map").count()
     run_stage(spark, conf, "features", DAYS[1])
     assert counts() == before and lake.read("gold.id_map").count() == id_rows
-    assert Path(lake.root, "_models", DAYS[-1].isoformat(), "selected.json").is_file()
+    assert read_selected(lake.root, DAYS[-1]) is not None
 
 
 def test_train_task_for_some_models_leaves_the_others(
     spark: SparkSession, lake: Lake, conf: Settings
 ) -> None:
     """The DAG trains model groups in separate tasks: each writes only its own outcome."""
-    out = Path(lake.root, "_models", DAYS[-1].isoformat())
+    out = models_dir(lake.root, DAYS[-1])
     before = {p.name: p.stat().st_mtime_ns for p in (out / "trained").iterdir()}
     assert set(before) == {f"{m}.json" for m in MODEL_NAMES}
     report = run_stage(spark, conf, "train", DAYS[-1], models=("popularity",))
@@ -136,9 +137,9 @@ def test_train_task_for_some_models_leaves_the_others(
     assert {n: t for n, t in after.items() if n != "popularity.json"} == {
         n: t for n, t in before.items() if n != "popularity.json"
     }
-    fitted, skipped = trained_models(out, list(MODEL_NAMES))
+    fitted, skipped = read_trained(lake.root, DAYS[-1], MODEL_NAMES)
     assert set(fitted) == set(MODEL_NAMES) and not skipped
-    assert (out / "popularity").is_dir()
+    assert model_folder(lake.root, DAYS[-1], "popularity").is_dir()
 
 
 def test_champion_gate_and_registry(lake: Lake, conf: Settings) -> None:

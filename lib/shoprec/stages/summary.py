@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from shoprec.lake import Lake
-from shoprec.pipeline.nightly import NightReport
 from shoprec.schemas import TABLES
+from shoprec.stages.nightly import NightReport
 
 
 def table_counts(lake: Lake) -> dict[str, int]:

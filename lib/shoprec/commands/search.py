@@ -15,13 +15,13 @@ Example::
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
+from shoprec.clean.privacy import pseudonym_of
 from shoprec.config import Settings
 from shoprec.errors import InputError
 from shoprec.features.items import item_features
@@ -30,6 +30,8 @@ from shoprec.search.engine import Learned, SearchModel, rank_queries
 from shoprec.search.features import item_signals
 from shoprec.search.synonyms import allowed_edits
 from shoprec.serving.publish import current_publication
+from shoprec.stages import handoff
+from shoprec.stages.inputs import events_up_to, read_index, snapshot
 from shoprec.text import normalize_text, tokenize
 
 PUBLISHED = "published"
@@ -38,17 +40,10 @@ LIVE = "live"
 
 def served_model(lake: Lake) -> SearchModel:
     """The :class:`SearchModel` of the search publication served now (after any restore)."""
-    from shoprec.pipeline.search import publication_file
-
     run_id = current_publication(lake, "gold.search_results")
     if run_id is None:
         raise InputError("gold.search_results: nothing published yet; run search_publish first")
-    if "://" in lake.root:
-        raise InputError("lake.root: live search needs a local lake for the model file")
-    path = Path(lake.file_path(publication_file(run_id)))
-    if not path.is_file():
-        raise InputError(f"search publication {run_id}: model file {path} is missing")
-    return SearchModel.loads(path.read_text())
+    return SearchModel.from_json(handoff.read_publication(lake.root, run_id))
 
 
 def correct_spelling(terms: DataFrame, tokens: list[str], *, max_edit_distance: int) -> list[str]:
@@ -87,15 +82,13 @@ def _latest(df: DataFrame, as_of: Any) -> DataFrame:
 
 
 def _learned_for(lake: Lake, settings: Settings, served: SearchModel) -> Learned:
-    from shoprec.pipeline.recommend import _events_up_to, _snapshot
-
     day = served.as_of
     feats = _latest(lake.read("gold.item_features"), day)
     if not feats.take(1):  # the recommendation features never ran: compute them
         f = settings.features
         feats = item_features(
-            _snapshot(lake, day),
-            _events_up_to(lake, day, f.lookback_days),
+            snapshot(lake, day),
+            events_up_to(lake, day, f.lookback_days),
             as_of=day,
             weights=f.event_weights,
             half_life_days=f.half_life_days,
@@ -111,8 +104,6 @@ def _learned_for(lake: Lake, settings: Settings, served: SearchModel) -> Learned
 
 
 def _affinity(lake: Lake, settings: Settings, user: str, day: Any) -> dict[str, float]:
-    from shoprec.clean.privacy import pseudonym_of
-
     pseudonym = (
         user if user.startswith("p_") else pseudonym_of(user, settings.privacy.resolve_key())
     )
@@ -160,13 +151,10 @@ def search_command(
     q = normalize_text(query)
     if not q:
         raise InputError(f"query {query!r} has no letters or digits")
-    from shoprec.pipeline.recommend import _snapshot
-    from shoprec.pipeline.search import read_index
-
     served = served_model(lake)
     cfg = settings.search
     depth = max(k, cfg.results_per_query) if user else k
-    catalog = _snapshot(lake, served.as_of).select(S.ITEM_ID, S.TITLE, S.CATEGORY_PATH)
+    catalog = snapshot(lake, served.as_of).select(S.ITEM_ID, S.TITLE, S.CATEGORY_PATH)
     published = (
         lake.read("gold.search_results")
         .where((F.col(S.QUERY_NORM) == q) & (F.col(S.RANK) <= depth))

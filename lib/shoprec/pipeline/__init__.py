@@ -1,1 +1,0 @@
-"""Pipeline: the nightly stages, their run records, and the demo that chains them."""

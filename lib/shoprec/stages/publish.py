@@ -1,0 +1,39 @@
+"""The publish stage: tonight's staged lists replace the serving tables, one commit each.
+
+Once the lists are out, the model that made them becomes the champion when evaluate
+promoted it (the registry alias moves only now).
+"""
+
+from __future__ import annotations
+
+from shoprec.errors import InputError
+from shoprec.registry import Registry
+from shoprec.serving.publish import SERVING_TABLES
+from shoprec.serving.publish import publish as publish_tables
+from shoprec.stages import handoff
+from shoprec.stages.context import RunContext, StageReport
+from shoprec.stages.runs import stage_run
+
+
+def publish(ctx: RunContext) -> StageReport:
+    """Replace the serving tables with tonight's staged lists, one commit each."""
+    report = StageReport("publish", ctx.run_date)
+    lake, day = ctx.lake, ctx.run_date
+    with stage_run(lake, ctx.run_id, day, "publish") as rec:
+        staged = handoff.read_staged(lake.root, day)
+        if staged is None:
+            raise InputError(f"publish: nothing staged for {day}; run score first")
+        run_id = staged["run_id"]
+        frames = handoff.staged_tables(ctx.spark, lake.root, SERVING_TABLES, run_id)
+        versions = publish_tables(lake, frames, run_id=run_id)
+        for name in versions:
+            report.tables[name] = lake.read(name).count()
+        rec.rows_out = report.tables["gold.user_recommendations"]
+        rec.model_version = staged.get("model_version")
+        rec.message = "versions " + ", ".join(f"{n}@{v}" for n, v in versions.items())
+        if staged.get("promote"):
+            # The lists are out: the model that made them is now the champion.
+            Registry(ctx.settings.registry, lake.root).promote(staged["promote"])
+            rec.message += f"; champion -> v{staged['promote']}"
+        report.note(rec.message)
+    return report
