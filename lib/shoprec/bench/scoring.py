@@ -46,7 +46,7 @@ from pyspark.sql.types import (
 from shoprec import schemas as S
 from shoprec.config import Settings
 from shoprec.models import scoring
-from shoprec.models.als import FactorSide, _als_scores
+from shoprec.models.als import FactorSide, als_scores
 from shoprec.spark import build_spark
 
 WARMUP_USERS = 256
@@ -149,7 +149,7 @@ def shoprec_recommendations(
         vectors.select(S.USER_IDX), history, user_vectors=vectors, require_history=False
     )
     return scoring.score_users(
-        inputs, side, _als_scores, n_items=n_items, k=k, num_partitions=partitions
+        inputs, side, als_scores, n_items=n_items, k=k, num_partitions=partitions
     )
 
 

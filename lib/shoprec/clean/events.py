@@ -14,25 +14,12 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
+from shoprec.clean._common import first_failure, present
 from shoprec.clean.privacy import pseudonymize
 from shoprec.config import BotRules
 from shoprec.ingest.formats import MALFORMED
 
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = (S.EVENT_ID, S.EVENT_TYPE, S.USER_ID, S.EVENT_TS)
-
-
-def _present(c: str) -> Column:
-    return F.col(c).isNotNull() & (F.trim(F.col(c)) != "") & (F.lower(F.col(c)) != "null")
-
-
-def _first_failure(rules: list[tuple[Column, str, Column]]) -> tuple[Column, Column]:
-    """(reason, detail) of the first rule whose condition holds, else nulls."""
-    reason: Column = F.lit(None).cast("string")
-    detail: Column = F.lit(None).cast("string")
-    for cond, code, why in reversed(rules):
-        reason = F.when(cond, F.lit(code)).otherwise(reason)
-        detail = F.when(cond, why).otherwise(detail)
-    return reason, detail
 
 
 def type_events(
@@ -64,16 +51,16 @@ def type_events(
     is_qty_event = etype.isin(*S.QUANTITY_EVENT_TYPES)
 
     def bad_cast(raw: str, typed: str) -> Column:
-        return _present(raw) & F.col(typed).isNull()
+        return present(raw) & F.col(typed).isNull()
 
     rules: list[tuple[Column, str, Column]] = [
         (F.col(MALFORMED), S.MALFORMED_RECORD, F.lit("record is not a readable object")),
     ]
-    rules += [(~_present(c), S.MISSING_FIELD, F.lit(c)) for c in REQUIRED_EVENT_FIELDS]
+    rules += [(~present(c), S.MISSING_FIELD, F.lit(c)) for c in REQUIRED_EVENT_FIELDS]
     rules += [
         (~etype.isin(*S.EVENT_TYPES), S.UNKNOWN_EVENT_TYPE, etype),
-        (is_item_event & ~_present(S.ITEM_ID), S.MISSING_FIELD, F.lit(S.ITEM_ID)),
-        ((etype == S.SEARCH) & ~_present(S.QUERY), S.MISSING_FIELD, F.lit(S.QUERY)),
+        (is_item_event & ~present(S.ITEM_ID), S.MISSING_FIELD, F.lit(S.ITEM_ID)),
+        ((etype == S.SEARCH) & ~present(S.QUERY), S.MISSING_FIELD, F.lit(S.QUERY)),
         (F.col("_ts").isNull(), S.BAD_TIMESTAMP, F.col(S.EVENT_TS)),
         (bad_cast(S.PRICE, "_price"), S.INVALID_TYPE, F.concat(F.lit("price="), F.col(S.PRICE))),
         (
@@ -87,7 +74,7 @@ def type_events(
             F.concat(F.lit("position="), F.col(S.POSITION)),
         ),
         (
-            _present(S.RESULTS) & F.col("_results").isNull(),
+            present(S.RESULTS) & F.col("_results").isNull(),
             S.INVALID_TYPE,
             F.lit("results is not a list"),
         ),
@@ -105,12 +92,12 @@ def type_events(
         (F.col("_ts") >= F.lit(latest), S.FUTURE_TIMESTAMP, F.col(S.EVENT_TS)),
         (F.col("_ts") < F.lit(earliest), S.STALE_TIMESTAMP, F.col(S.EVENT_TS)),
     ]
-    reason, detail = _first_failure(rules)
+    reason, detail = first_failure(rules)
     return t.select(
         F.col(S.EVENT_ID),
         F.col(S.EVENT_TYPE),
         F.col(S.USER_ID),
-        F.when(_present(S.SESSION_ID), F.col(S.SESSION_ID)).alias(S.SESSION_ID),
+        F.when(present(S.SESSION_ID), F.col(S.SESSION_ID)).alias(S.SESSION_ID),
         F.when(is_item_event, F.col(S.ITEM_ID)).alias(S.ITEM_ID),
         F.when(is_qty_event, F.col("_quantity").cast("int")).alias(S.QUANTITY),
         F.col("_price").alias(S.PRICE),

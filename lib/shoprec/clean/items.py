@@ -8,7 +8,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
-from shoprec.clean.events import _first_failure, _present
+from shoprec.clean._common import first_failure, present
 from shoprec.ingest.formats import MALFORMED
 
 REQUIRED_ITEM_FIELDS: tuple[str, ...] = (S.ITEM_ID, S.TITLE, S.CATEGORY_PATH)
@@ -29,22 +29,22 @@ def type_items(fields: DataFrame) -> DataFrame:
     rules: list[tuple[Column, str, Column]] = [
         (F.col(MALFORMED), S.MALFORMED_RECORD, F.lit("record is not a readable object")),
     ]
-    rules += [(~_present(c), S.MISSING_FIELD, F.lit(c)) for c in REQUIRED_ITEM_FIELDS]
+    rules += [(~present(c), S.MISSING_FIELD, F.lit(c)) for c in REQUIRED_ITEM_FIELDS]
     rules += [
         (
-            _present(S.PRICE) & F.col("_price").isNull(),
+            present(S.PRICE) & F.col("_price").isNull(),
             S.INVALID_TYPE,
             F.concat(F.lit("price="), F.col(S.PRICE)),
         ),
         (F.col("_available").isNull(), S.INVALID_TYPE, F.concat(F.lit("available="), avail)),
         (
-            _present(S.ADDED_DATE) & F.col("_added").isNull(),
+            present(S.ADDED_DATE) & F.col("_added").isNull(),
             S.INVALID_TYPE,
             F.concat(F.lit("added_date="), F.col(S.ADDED_DATE)),
         ),
         (F.col("_price") < 0, S.NEGATIVE_PRICE, F.col(S.PRICE)),
     ]
-    reason, detail = _first_failure(rules)
+    reason, detail = first_failure(rules)
     return t.select(
         F.trim(S.ITEM_ID).alias(S.ITEM_ID),
         F.trim(S.TITLE).alias(S.TITLE),

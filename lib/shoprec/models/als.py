@@ -32,7 +32,8 @@ class FactorSide:
     known: np.ndarray  # (n_items,) bool: the item has a factor
 
 
-def _als_scores(block: scoring.UserBlock, side: FactorSide) -> np.ndarray:
+def als_scores(block: scoring.UserBlock, side: FactorSide) -> np.ndarray:
+    """(b, n_items) scores of a user block: user factors x item factors; unknown items -inf."""
     assert block.features is not None
     scores = block.features @ side.factors.T
     scores[:, ~side.known] = -np.inf
@@ -138,7 +139,7 @@ class ALSRecommender(Recommender):
         return self._recommend(
             users,
             k,
-            _als_scores,
+            als_scores,
             exclude=exclude,
             exclude_seen=exclude_seen,
             require_history=False,
