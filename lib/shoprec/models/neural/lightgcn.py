@@ -193,12 +193,12 @@ class LightGCN(NeuralRecommender):
         assert self.user_vectors is not None, "not fitted"
         super().save(path)
         folder = self._read_meta(path)[0]
-        self.user_vectors.write.mode("overwrite").parquet(str(folder / USER_VECTORS_DIR))
+        self.user_vectors.write.mode("overwrite").parquet(folder.path(USER_VECTORS_DIR))
 
     @classmethod
     def load(cls, path: PathLike) -> Self:
         """Read a saved :class:`LightGCN` (vectors only; it cannot be trained further)."""
         model = super().load(path)
         folder = model._read_meta(path)[0]
-        model.user_vectors = active_spark().read.parquet(str(folder / USER_VECTORS_DIR))
+        model.user_vectors = active_spark().read.parquet(folder.path(USER_VECTORS_DIR))
         return model
