@@ -136,11 +136,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
     """The champion gate's decision as JSON: the Airflow DAG branches on it."""
     import json
 
+    from shoprec.lake import LakeFiles, Storage, StorageOptions
     from shoprec.stages.handoff import read_gate
 
     settings = load_settings(args.conf)
     day = parse_run_date(args.date)
-    decision = read_gate(settings.lake.root, day)
+    # No Spark: the lake's files through the filesystem settings conf gives Spark
+    options = StorageOptions.from_hadoop(settings.spark.conf)
+    decision = read_gate(LakeFiles(settings.lake.root, Storage(options)), day)
     if decision is None:
         raise ShoprecError(f"gate: no decision for {day}; run evaluate for that date first")
     print(json.dumps(decision.as_dict(), sort_keys=True))

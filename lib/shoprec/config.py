@@ -39,13 +39,13 @@ class _Section(BaseModel):
 
 
 class SparkConfig(_Section):
-    """How the Spark session is built; ``master: null`` leaves it to spark-submit."""
+    """How the Spark session is built; spark-submit's --master wins over ``master``."""
 
     master: str | None = "local[2]"
     app_name: str = "shoprec"
     driver_memory: str = "6g"
-    # Folder of jars (Delta Lake's) handed to spark.jars; setup fills build/jars.
-    # On a cluster leave it null and pass --packages or use the platform's Delta.
+    # Folder of jars (Delta Lake's, Hadoop S3A's) put on the class path; setup fills
+    # build/jars. On a cluster leave it null and use the platform's or --packages.
     jars_dir: str | None = "build/jars"
     conf: dict[str, str] = Field(default_factory=dict)
 
@@ -54,8 +54,8 @@ class LakeConfig(_Section):
     """Where the Delta tables live: a local folder or an object-store URI."""
 
     root: str = "lake"
-    # GX data docs are static HTML on a local disk; null puts them under the lake
-    # root when that is local.
+    # Where each night's GX data docs (static HTML) are written: a folder or URI;
+    # null: <root>/_quality/docs.
     data_docs_dir: str | None = None
 
 
@@ -193,8 +193,8 @@ class EvaluationConfig(_Section):
 class RegistryConfig(_Section):
     """Experiment tracking and the model registry (MLflow)."""
 
-    # None: a SQLite store under the lake (<lake>/_registry/mlflow.db), artifacts beside
-    # it; needs a local lake. With a remote lake, give the tracking server here.
+    # None: a SQLite store under a local lake (<lake>/_registry/mlflow.db), artifacts
+    # beside it. With a lake on object storage, give the tracking server here.
     tracking_uri: str | None = None
     experiment: str = "shoprec"
     registered_model: str = "shoprec-recommender"
@@ -216,6 +216,10 @@ class NeuralConfig(_Section):
     # executors (needs N free task slots), fed by Petastorm.
     workers: int = Field(default=0, ge=0)
     threads: int = Field(default=1, gt=0)  # torch threads per rank
+    # Petastorm's cache of training examples for Horovod ranks: null is a temporary
+    # local folder (every rank reaches it on one host); across hosts, a folder they
+    # all reach (a shared mount, hdfs://).
+    cache_dir: str | None = None
 
 
 class ModelsConfig(_Section):

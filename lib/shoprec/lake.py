@@ -112,7 +112,7 @@ class StorageOptions:
     @classmethod
     def from_spark(cls, spark: SparkSession) -> StorageOptions:
         """From the session's Hadoop configuration (conf, spark-defaults, core-site.xml)."""
-        hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+        hadoop = spark.sparkContext._jsc.hadoopConfiguration()
         return cls.from_hadoop(
             {key: hadoop.get(key) for key in _S3A_KEYS.values() if hadoop.get(key) is not None}
         )
@@ -313,8 +313,47 @@ def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
     return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.schema.fields])
 
 
-class Lake:
-    """Delta tables under one root.
+class LakeFiles:
+    """The plain files under a lake root: everything the pipeline writes that is not a
+    Delta table (hand-off documents, saved models, quality results, data docs).
+
+    A :class:`Lake` is one; ``LakeFiles`` alone serves what needs no Spark (``shoprec
+    gate`` reading the night's decision).
+
+    Example::
+
+        files = LakeFiles("s3a://shop/lake", Storage(StorageOptions.from_hadoop(conf)))
+        files.write_json("_models/2026-11-01/gate.json", {"promoted": True})
+    """
+
+    def __init__(self, root: str, storage: Storage) -> None:
+        self.root = normalize_root(root)
+        self.storage = storage
+
+    def file_path(self, *parts: str) -> str:
+        """Where a plain file under the lake root lives (a URI on object storage)."""
+        return join(self.root, *parts)
+
+    def write_json(self, relpath: str, obj: Any) -> str:
+        """Write a JSON document under the lake root, atomically; returns its path."""
+        return self.storage.write_json(self.file_path(relpath), obj)
+
+    def read_json(self, relpath: str) -> Any:
+        """A JSON document under the lake root, or None when there is none."""
+        path = self.file_path(relpath)
+        return self.storage.read_json(path) if self.storage.is_file(path) else None
+
+    def delete_files(self, relpath: str) -> None:
+        """Remove a plain file or folder under the lake root (nothing there is fine)."""
+        self.storage.delete(self.file_path(relpath))
+
+    def upload(self, local_dir: str | Path, relpath: str) -> str:
+        """Copy a local folder to ``relpath`` under the root (replacing it); returns its path."""
+        return self.storage.upload(local_dir, self.file_path(relpath))
+
+
+class Lake(LakeFiles):
+    """Delta tables (and, as :class:`LakeFiles`, plain files) under one root.
 
     Example::
 
@@ -324,9 +363,8 @@ class Lake:
     """
 
     def __init__(self, spark: SparkSession, root: str) -> None:
+        super().__init__(root, Storage(StorageOptions.from_spark(spark)))
         self.spark = spark
-        self.root = normalize_root(root)
-        self.storage = Storage(StorageOptions.from_spark(spark))
         self._registered: set[str] = set()
 
     # ------------------------------------------------------------ paths
@@ -334,10 +372,6 @@ class Lake:
         """Where table ``layer.name`` lives."""
         layer, tbl = table(name).name.split(".", 1)
         return f"{self.root}/{layer}/{tbl}"
-
-    def file_path(self, *parts: str) -> str:
-        """Where a plain file under the lake root lives (a URI on object storage)."""
-        return join(self.root, *parts)
 
     # ------------------------------------------------------------ reads
     def exists(self, name: str) -> bool:
@@ -471,17 +505,3 @@ class Lake:
         for n in found:
             self.register(n)
         return found
-
-    # ------------------------------------------------------------ plain files
-    def write_json(self, relpath: str, obj: Any) -> str:
-        """Write a JSON document under the lake root, atomically; returns its path."""
-        return self.storage.write_json(self.file_path(relpath), obj)
-
-    def read_json(self, relpath: str) -> Any:
-        """A JSON document under the lake root, or None when there is none."""
-        path = self.file_path(relpath)
-        return self.storage.read_json(path) if self.storage.is_file(path) else None
-
-    def delete_files(self, relpath: str) -> None:
-        """Remove a plain file or folder under the lake root (nothing there is fine)."""
-        self.storage.delete(self.file_path(relpath))

@@ -25,12 +25,22 @@ def test_neural_models_get_horovod_workers_and_per_fit_folders(tmp_path: Path) -
     st = Settings().with_overrides({"models": {"neural": {"workers": 2, "epochs": 4, "dim": 8}}})
     for name in ("two_tower", "gru4rec", "sasrec", "lightgcn"):
         (params,) = candidate_grid(st.models)[name]
-        model = build_model(name, params, seed=5, workdir=tmp_path / "test")
+        model = build_model(name, params, seed=5, workdir=str(tmp_path / "test"))
         assert isinstance(model, NeuralRecommender)
         cfg = model.train_config
         assert (cfg.workers, cfg.epochs, cfg.seed, model.dim) == (2, 4, 5, 8)
         assert cfg.checkpoint_dir == str(tmp_path / "test" / "checkpoints" / name)
-        assert cfg.cache_dir == str((tmp_path / "test" / "petastorm").resolve())
+        assert cfg.cache_dir is None  # a temporary local folder per fit
+        # checkpoints follow the lake wherever it is; the Petastorm cache where conf says
+        remote = build_model(
+            name, params, seed=5, workdir="s3a://b/lake/_models/x/_work/test", cache_dir="/mnt/c"
+        )
+        assert isinstance(remote, NeuralRecommender)
+        assert (
+            remote.train_config.checkpoint_dir
+            == f"s3a://b/lake/_models/x/_work/test/checkpoints/{name}"
+        )
+        assert remote.train_config.cache_dir == "/mnt/c"
 
 
 def test_unknown_model_is_refused() -> None:

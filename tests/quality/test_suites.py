@@ -11,7 +11,7 @@ from shoprec.quality.runner import Validator
 
 @pytest.fixture(scope="module")
 def validator() -> Validator:
-    return Validator(docs_root=None)
+    return Validator(docs=False)
 
 
 def metrics(spark: SparkSession, rate: float, accepted: int, ratio: float | None):  # type: ignore[no-untyped-def]
@@ -76,3 +76,19 @@ def test_schema_drift_blocks(spark: SparkSession, validator: Validator) -> None:
     drifted = spark.createDataFrame([("x",)], "surprise string")
     out = validator.validate(drifted, suites.silver_items_suite())
     assert any("expect_table_columns_to_match_ordered_list" in f for f in out.blocking_failures)
+
+
+def test_data_docs_are_built_in_a_folder_the_validator_removes(spark: SparkSession) -> None:
+    with Validator(docs=True) as v:
+        v.validate(
+            metrics(spark, 0.01, 100, 1.0),
+            suites.run_metrics_suite(
+                max_quarantine_rate=0.2,
+                freshness_hours=48,
+                min_volume_ratio=0.2,
+                max_volume_ratio=5.0,
+            ),
+        )
+        site = v.build_docs()
+        assert site is not None and (site / "index.html").is_file()
+    assert not site.exists()

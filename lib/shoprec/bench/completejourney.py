@@ -45,6 +45,7 @@ from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import truth_from_test
 from shoprec.features.interactions import interactions
 from shoprec.ingest.formats import completejourney_dir
+from shoprec.lake import is_local, local_path
 from shoprec.models.factory import build_model, candidate_grid
 from shoprec.models.tuning import grid_search, ndcg_metric
 from shoprec.spark import build_spark
@@ -57,7 +58,7 @@ def read_purchases(spark: SparkSession, path: str = "builtin") -> DataFrame:
     """Transactions as silver-shaped purchase events (user, item, type, timestamp, date)."""
     base = completejourney_dir() if path in ("", "builtin") else path
     target = base if base.endswith(".parquet") else f"{base.rstrip('/')}/transactions.parquet"
-    if "://" not in target and not Path(target).exists():
+    if is_local(target) and not Path(local_path(target)).exists():
         raise InputError(f"--path: {target} does not exist")
     df = spark.read.parquet(target)
     missing = {"household_id", "product_id", "transaction_timestamp"} - set(df.columns)

@@ -43,6 +43,7 @@ from shoprec.config import MODEL_NAMES, Settings, load_settings
 from shoprec.errors import InputError, ShoprecError
 from shoprec.evaluation.metrics import evaluate, format_table
 from shoprec.evaluation.split import LEAVE_ONE_OUT, leave_one_out
+from shoprec.lake import is_local, local_path
 from shoprec.models.factory import build_model, candidate_grid
 from shoprec.spark import build_spark
 
@@ -73,7 +74,7 @@ class BenchData:
 
 # ------------------------------------------------------------------ reading
 def _check_exists(path: str, flag: str) -> None:
-    if "://" not in path and not Path(path).exists():
+    if is_local(path) and not Path(local_path(path)).exists():
         raise InputError(f"{flag} {path}: no such file")
 
 

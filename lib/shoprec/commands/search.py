@@ -43,7 +43,7 @@ def served_model(lake: Lake) -> SearchModel:
     run_id = current_publication(lake, "gold.search_results")
     if run_id is None:
         raise InputError("gold.search_results: nothing published yet; run search_publish first")
-    return SearchModel.from_json(handoff.read_publication(lake.root, run_id))
+    return SearchModel.from_json(handoff.read_publication(lake, run_id))
 
 
 def correct_spelling(terms: DataFrame, tokens: list[str], *, max_edit_distance: int) -> list[str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -27,6 +26,7 @@ from pyspark.sql import types as T
 
 from shoprec import schemas as S
 from shoprec.errors import InputError
+from shoprec.lake import Storage, StorageOptions
 
 MALFORMED = "_malformed"
 
@@ -59,13 +59,14 @@ def _select_fields(df: DataFrame, mapping: dict[str, Column], fields: tuple[str,
     return df.select(*cols, S.RECORD, S.SOURCE_FILE, MALFORMED)
 
 
-def _check_exists(path: str) -> None:
-    if "://" not in path and not path.startswith("file:") and not Path(path).exists():
+def _check_exists(spark: SparkSession, path: str) -> None:
+    """InputError naming ``path`` when nothing is there (local or on object storage)."""
+    if not Storage(StorageOptions.from_spark(spark)).exists(path):
         raise InputError(f"input path not found: {path}")
 
 
 def _read_lines(spark: SparkSession, path: str) -> DataFrame:
-    _check_exists(path)
+    _check_exists(spark, path)
     lines = spark.read.text(path).withColumn(S.SOURCE_FILE, F.input_file_name())
     return lines.select(F.col("value").alias(S.RECORD), S.SOURCE_FILE).where(
         F.length(F.trim(S.RECORD)) > 0  # a blank line is not a record
@@ -206,7 +207,7 @@ REES46_EVENTS: dict[str, str] = {
 
 def read_rees46(spark: SparkSession, path: str) -> DataFrame:
     """REES46 CSV exports: each row kept as a JSON object of its strings."""
-    _check_exists(path)
+    _check_exists(spark, path)
     raw = spark.read.option("header", True).option("inferSchema", False).csv(path)
     missing = [c for c in REES46_COLUMNS if c not in raw.columns]
     if missing:
@@ -289,7 +290,7 @@ def _read_parquet(spark: SparkSession, path: str, name: str) -> tuple[DataFrame,
     """``path`` is a folder holding ``<name>.parquet``, the file, or ``builtin`` (packaged)."""
     base = completejourney_dir() if path in ("", "builtin") else path
     target = base if base.endswith(".parquet") else f"{base.rstrip('/')}/{name}.parquet"
-    _check_exists(target)
+    _check_exists(spark, target)
     return spark.read.parquet(target), target
 
 

@@ -9,10 +9,10 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from shoprec.config import ModelsConfig
+from shoprec.lake import join
 from shoprec.models.als import ALSRecommender
 from shoprec.models.base import Recommender
 from shoprec.models.cooccurrence import ItemKNN
@@ -70,23 +70,28 @@ def candidate_grid(
 
 
 def build_model(
-    name: str, params: dict[str, Any], *, seed: int, workdir: Path | None = None
+    name: str,
+    params: dict[str, Any],
+    *,
+    seed: int,
+    workdir: str | None = None,
+    cache_dir: str | None = None,
 ) -> Recommender:
     """A fresh, unfitted model.
 
-    Neural models checkpoint each epoch and stage Petastorm data under ``workdir``
-    (a per-night, per-fit folder, so a rerun resumes the fit it belongs to).
-    Raises ValueError for an unknown ``name``.
+    Neural models checkpoint each epoch under ``workdir`` (a per-night, per-fit folder
+    under the lake, local or a URI, so a rerun resumes the fit it belongs to, whichever
+    node it runs on); Horovod ranks read their examples from Petastorm's ``cache_dir``
+    (None: a temporary local folder). Raises ValueError for an unknown ``name``.
     """
     if name not in MODEL_CLASSES:
         raise ValueError(f"unknown model {name!r}")
     cls = MODEL_CLASSES[name]
     if name == "als" or issubclass(cls, NeuralRecommender):
         params = {**params, "seed": seed}
-    if issubclass(cls, NeuralRecommender) and workdir is not None:
-        params = {
-            **params,
-            "checkpoint_dir": str(workdir / "checkpoints" / name),
-            "cache_dir": str((workdir / "petastorm").resolve()),
-        }
+    if issubclass(cls, NeuralRecommender):
+        if workdir is not None:
+            params = {**params, "checkpoint_dir": join(str(workdir), "checkpoints", name)}
+        if cache_dir is not None:
+            params = {**params, "cache_dir": cache_dir}
     return cls(**params)

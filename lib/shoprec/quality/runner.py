@@ -2,8 +2,9 @@
 
 Only this package imports great_expectations. Results come back as plain
 :class:`Outcome` objects; the caller stores their JSON and decides what a
-blocking failure stops. Data docs are built with a file-backed GX context in a
-local folder, so the HTML site accumulates the results of every night.
+blocking failure stops. Data docs are built by a file-backed GX context in a
+temporary local folder that holds tonight's results only; the caller copies the
+site wherever the lake keeps it (object storage included) and closes the validator.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from great_expectations.data_context import AbstractDataContext
@@ -69,25 +73,37 @@ class Validator:
 
     Example::
 
-        v = Validator(docs_root="/tmp/lake/_quality/gx")
-        outcome = v.validate(df, silver_items_suite())
-        v.build_docs()
+        with Validator(docs=True) as v:
+            outcome = v.validate(df, silver_items_suite())
+            site = v.build_docs()  # a local folder with index.html; copy it somewhere
     """
 
-    def __init__(self, docs_root: str | None) -> None:
+    def __init__(self, *, docs: bool) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self._gx = gx
         self.context: AbstractDataContext
-        if docs_root is None:
-            self.context = gx.get_context(mode="ephemeral")
+        self._workdir: str | None = None
+        if docs:
+            self._workdir = tempfile.mkdtemp(prefix="shoprec-gx-")
+            self.context = gx.get_context(mode="file", project_root_dir=self._workdir)
         else:
-            os.makedirs(docs_root, exist_ok=True)
-            self.context = gx.get_context(mode="file", project_root_dir=docs_root)
+            self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.docs_root = docs_root
         self._source = self.context.data_sources.add_or_update_spark(name="shoprec")
+
+    def __enter__(self) -> Validator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the local working folder (the built site with it)."""
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     def validate(self, df: DataFrame, suite: Suite) -> Outcome:
         """Run ``suite`` on ``df`` (cache it first if it is expensive)."""
@@ -132,10 +148,12 @@ class Validator:
             result=result.to_json_dict(),
         )
 
-    def build_docs(self) -> str | None:
-        """Build the HTML data docs; returns the index path (None without docs)."""
-        if self.docs_root is None:
+    def build_docs(self) -> Path | None:
+        """Build the HTML data docs of this run's results; returns the site's local folder."""
+        if self._workdir is None:
             return None
         self.context.build_data_docs()
         urls = self.context.get_docs_sites_urls()
-        return str(urls[0]["site_url"]).removeprefix("file://") if urls else None
+        if not urls:
+            return None
+        return Path(str(urls[0]["site_url"]).removeprefix("file://")).parent

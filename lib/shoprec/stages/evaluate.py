@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -138,7 +137,7 @@ def _register(
     *,
     gate: str,
     k: int,
-    lake_root: str,
+    lake: Lake,
     day: dt.date,
     run_id: str,
 ) -> tuple[str, ModelVersion]:
@@ -158,7 +157,8 @@ def _register(
                     else {}
                 ),
             },
-            artifact_dir=handoff.model_folder(lake_root, day, name),
+            artifact_dir=handoff.model_folder(lake, day, name),
+            storage=lake.storage,
             run_date=day.isoformat(),
             run_id=run_id,
         )
@@ -189,7 +189,8 @@ def _champion_on_split(
     weights: Mapping[str, float],
     half_life_days: float,
     seed: int,
-    workdir: Path,
+    workdir: str,
+    cache_dir: str | None,
 ) -> float | None:
     """The champion's model and settings measured on tonight's split; None if unknown."""
     if champion is None:
@@ -207,7 +208,7 @@ def _champion_on_split(
         weights=weights,
         half_life_days=half_life_days,
     )
-    model = build_model(name, champion.params, seed=seed, workdir=workdir).fit(
+    model = build_model(name, champion.params, seed=seed, workdir=workdir, cache_dir=cache_dir).fit(
         fit, n_items=n_items(data.id_map)
     )
     values, recs = _test_metrics(model, data, ks)
@@ -251,7 +252,7 @@ def evaluate(ctx: RunContext) -> StageReport:
     """
     report = StageReport("evaluate", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
-    ev, root = st.evaluation, lake.root
+    ev = st.evaluation
     w = windows(day, test_days=ev.test_days, validation_days=ev.validation_days)
     ks = tuple(ev.ks)
     k = max(ks)
@@ -259,22 +260,22 @@ def evaluate(ctx: RunContext) -> StageReport:
     with stage_run(lake, ctx.run_id, day, "evaluate") as rec:
         # ---- read: tonight's train outcomes, the test split
         enabled = st.models.enabled
-        chosen, skipped = handoff.read_trained(root, day, enabled)
+        chosen, skipped = handoff.read_trained(lake, day, enabled)
         missing = [m for m in enabled if m not in chosen and m not in skipped]
         if len(missing) == len(enabled):
             raise InputError(
-                f"evaluate: no trained models for {day} in {handoff.models_dir(root, day)}; "
+                f"evaluate: no trained models for {day} in {handoff.models_dir(lake, day)}; "
                 "run train first"
             )
         if missing:  # a train task that did not run: evaluate what there is
             report.note(f"not trained tonight: {', '.join(missing)}")
         for name, why in skipped.items():
             report.note(f"{name} not trained: {why}")
-        handoff.clear_decision(root, day)
+        handoff.clear_decision(lake, day)
         if not chosen:
             # Nothing to promote: the gate keeps whatever serves (score falls back to
             # popularity while there is too little history to train).
-            handoff.write_gate(root, day, _no_decision(gate, ev.gate_tolerance))
+            handoff.write_gate(lake, day, _no_decision(gate, ev.gate_tolerance))
             rec.message = report.note("no trained models tonight; nothing to evaluate")
             return report
         data = _read_holdout(lake, day, w, st.features.lookback_days)
@@ -285,7 +286,7 @@ def evaluate(ctx: RunContext) -> StageReport:
         results: dict[str, Metrics] = {}
         rows: list[dict[str, Any]] = []
         for name in chosen:
-            model = MODEL_CLASSES[name].load(handoff.model_folder(root, day, name))
+            model = MODEL_CLASSES[name].load(handoff.model_folder(lake, day, name))
             per_segment = _measure(model, data, ks)
             model.release()
             results[name] = per_segment[ALL]
@@ -302,9 +303,9 @@ def evaluate(ctx: RunContext) -> StageReport:
                 )
 
         # ---- registry: every model is a tracked run; the best is tonight's challenger
-        registry = Registry(st.registry, root)
+        registry = Registry(st.registry, lake.root)
         best, challenger = _register(
-            registry, chosen, results, gate=gate, k=k, lake_root=root, day=day, run_id=ctx.run_id
+            registry, chosen, results, gate=gate, k=k, lake=lake, day=day, run_id=ctx.run_id
         )
         champion = registry.champion()
         champion_value = _champion_on_split(
@@ -318,7 +319,8 @@ def evaluate(ctx: RunContext) -> StageReport:
             weights=st.features.event_weights,
             half_life_days=st.features.half_life_days,
             seed=st.models.seed,
-            workdir=handoff.work_folder(root, day, "champion"),
+            workdir=handoff.work_folder(lake, day, "champion"),
+            cache_dir=st.models.neural.cache_dir,
         )
         decision = decide(
             metric=gate,
@@ -349,8 +351,8 @@ def evaluate(ctx: RunContext) -> StageReport:
 
         # ---- write: metric rows, the decision, the selection
         lake.append_rows(rows, "ops.metrics")
-        gate_file = handoff.write_gate(root, day, decision)
-        handoff.write_selected(root, day, selected)
+        gate_file = handoff.write_gate(lake, day, decision)
+        handoff.write_selected(lake, day, selected)
         report.counts = {
             "models": len(results),
             "test_users": int(data.truth.select(S.USER_ID).distinct().count()),

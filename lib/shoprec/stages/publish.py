@@ -20,11 +20,11 @@ def publish(ctx: RunContext) -> StageReport:
     report = StageReport("publish", ctx.run_date)
     lake, day = ctx.lake, ctx.run_date
     with stage_run(lake, ctx.run_id, day, "publish") as rec:
-        staged = handoff.read_staged(lake.root, day)
+        staged = handoff.read_staged(lake, day)
         if staged is None:
             raise InputError(f"publish: nothing staged for {day}; run score first")
         run_id = staged["run_id"]
-        frames = handoff.staged_tables(ctx.spark, lake.root, SERVING_TABLES, run_id)
+        frames = handoff.staged_tables(ctx.spark, lake, SERVING_TABLES, run_id)
         versions = publish_tables(lake, frames, run_id=run_id)
         for name in versions:
             report.tables[name] = lake.read(name).count()

@@ -36,10 +36,10 @@ def score(ctx: RunContext) -> StageReport:
     """The selected model, refitted on all data up to D, into staged serving lists."""
     report = StageReport("score", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
-    sv, root = st.serving, lake.root
+    sv = st.serving
     with stage_run(lake, ctx.run_id, day, "score") as rec:
         # ---- read
-        selected = handoff.read_selected(root, day) or dict(POPULARITY)
+        selected = handoff.read_selected(lake, day) or dict(POPULARITY)
         name, params = selected["model"], selected["params"]
         version = (
             f"{st.registry.registered_model}/{selected['version']}"
@@ -62,7 +62,11 @@ def score(ctx: RunContext) -> StageReport:
         # ---- the model's candidates, through the serving rules
         fit = model_input(pairs, id_map).cache()
         model = build_model(
-            name, params, seed=st.models.seed, workdir=handoff.work_folder(root, day, "score")
+            name,
+            params,
+            seed=st.models.seed,
+            workdir=handoff.work_folder(lake, day, "score"),
+            cache_dir=st.models.neural.cache_dir,
         ).fit(fit, n_items=n_items(id_map))
         users = fit.select(S.USER_IDX).distinct()
         candidates = from_idx(model.recommend(users, sv.candidates), id_map).drop(S.RANK)
@@ -120,13 +124,13 @@ def score(ctx: RunContext) -> StageReport:
                 "gold.similar_items": similar,
                 "gold.popular_items": popular,
             },
-            root,
+            lake,
             ctx.run_id,
         )
         for table_name, df in staged.items():
             report.tables[table_name + " (staged)"] = df.count()
         handoff.write_staged(
-            root,
+            lake,
             day,
             {
                 "run_id": ctx.run_id,

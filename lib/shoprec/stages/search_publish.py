@@ -30,10 +30,10 @@ def search_publish(ctx: RunContext) -> StageReport:
     """Rank the head queries, build suggestions, stage both, then publish them atomically."""
     report = StageReport("search_publish", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
-    cfg, f, root = st.search, st.features, lake.root
+    cfg, f = st.search, st.features
     with stage_run(lake, ctx.run_id, day, "search_publish") as rec:
         # ---- read
-        trained = handoff.read_search_trained(root, day)
+        trained = handoff.read_search_trained(lake, day)
         if trained is None:
             raise InputError(f"search_publish: nothing trained for {day}; run search_train first")
         model = trained["model"] if trained.get("accepted") else None
@@ -97,11 +97,11 @@ def search_publish(ctx: RunContext) -> StageReport:
                     run_id=ctx.run_id,
                 ),
             },
-            root,
+            lake,
             ctx.run_id,
         )
         # the model first: a reader who sees the new lists can always find it
-        handoff.write_publication(root, ctx.run_id, served.to_json())
+        handoff.write_publication(lake, ctx.run_id, served.to_json())
         versions = publish_tables(lake, frames, run_id=ctx.run_id)
         for name in versions:
             report.tables[name] = lake.read(name).count()

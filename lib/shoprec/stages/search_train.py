@@ -107,7 +107,7 @@ def search_train(ctx: RunContext) -> StageReport:
     """Train the ranker on the train window; keep it only if it beats BM25 on the test window."""
     report = StageReport("search_train", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
-    cfg, f, root = st.search, st.features, lake.root
+    cfg, f = st.search, st.features
     test_start = day - dt.timedelta(days=cfg.test_days - 1)
     train_start = test_start - dt.timedelta(days=cfg.train_days)
     with stage_run(lake, ctx.run_id, day, "search_train") as rec:
@@ -129,7 +129,7 @@ def search_train(ctx: RunContext) -> StageReport:
                 "BM25 is published"
             )
             handoff.write_search_trained(
-                root, day, {"model": None, "accepted": False, "note": why, "metrics": {}}
+                lake, day, {"model": None, "accepted": False, "note": why, "metrics": {}}
             )
             rec.message = report.note(why)
             for df in (events, rows, clicks):
@@ -205,7 +205,7 @@ def search_train(ctx: RunContext) -> StageReport:
         # ---- write: metric rows, then the ranker and its verdict for search_publish
         lake.append_rows(metric_rows, "ops.metrics")
         handoff.write_search_trained(
-            root,
+            lake,
             day,
             {
                 "model": model,

@@ -45,5 +45,5 @@ def render(lake: Lake, nights: list[NightReport]) -> str:
     for reason, n in reasons.most_common() or [("(none)", 0)]:
         lines.append(f"  {reason:<24} {n:>12,}")
     lines += ["", f"validation results: {lake.file_path('_quality', 'results')}/<date>/*.json"]
-    lines.append(f"great expectations data docs: {docs or '(not built: lake is not local)'}")
+    lines.append(f"great expectations data docs: {docs or '(not built)'}")
     return "\n".join(lines)

@@ -67,10 +67,9 @@ def train(ctx: RunContext) -> StageReport:
     k = max(ev.ks)
     wanted = [m for m in st.models.enabled if ctx.models is None or m in ctx.models]
     grids = candidate_grid(st.models, wanted)
-    root = lake.root
     with stage_run(lake, ctx.run_id, day, "train") as rec:
         for name in grids:  # a rerun starts from nothing for the models it trains
-            handoff.clear_trained(root, day, name)
+            handoff.clear_trained(lake, day, name)
         if not grids:
             rec.message = report.note(
                 f"none of {', '.join(ctx.models or [])} is in models.enabled; nothing to train"
@@ -94,7 +93,7 @@ def train(ctx: RunContext) -> StageReport:
             # there are evaluation.test_days + validation_days + 1 days of events.
             why = f"not enough history before {w.validation_start:%Y-%m-%d} to train"
             for name in grids:
-                handoff.write_trained(root, day, name, {"skipped": why})
+                handoff.write_trained(lake, day, name, {"skipped": why})
             rec.message = report.note(f"{why}; popularity is served")
             return report
         truth_val = (
@@ -109,12 +108,12 @@ def train(ctx: RunContext) -> StageReport:
         )
 
         fitted = 0
-        seed = st.models.seed
+        seed, cache_dir = st.models.seed, st.models.neural.cache_dir
         for name, grid in grids.items():
-            validation_dir = handoff.work_folder(root, day, "validation")
+            validation_dir = handoff.work_folder(lake, day, "validation")
             choice = grid_search(
                 grid,
-                partial(build_model, name, seed=seed, workdir=validation_dir),
+                partial(build_model, name, seed=seed, workdir=validation_dir, cache_dir=cache_dir),
                 fit_val,
                 truth_val,
                 metric_fn=ndcg_metric(k),
@@ -122,22 +121,26 @@ def train(ctx: RunContext) -> StageReport:
                 n_items=n,
             )
             if choice.params is None:  # every setting refused
-                handoff.write_trained(root, day, name, {"skipped": choice.skipped})
+                handoff.write_trained(lake, day, name, {"skipped": choice.skipped})
                 report.note(f"{name} skipped: {choice.skipped}")
                 continue
             try:
                 model = build_model(
-                    name, choice.params, seed=seed, workdir=handoff.work_folder(root, day, "test")
+                    name,
+                    choice.params,
+                    seed=seed,
+                    workdir=handoff.work_folder(lake, day, "test"),
+                    cache_dir=cache_dir,
                 ).fit(fit_test, n_items=n)
             except ValueError as err:
                 log.warning("train: %s %s skipped: %s", name, choice.params, err)
-                handoff.write_trained(root, day, name, {"skipped": str(err)})
+                handoff.write_trained(lake, day, name, {"skipped": str(err)})
                 report.note(f"{name} skipped: {err}")
                 continue
-            model.save(handoff.model_folder(root, day, name))
+            model.save(handoff.model_folder(lake, day, name))
             model.release()
             handoff.write_trained(
-                root, day, name, {"params": choice.params, "validation_ndcg": choice.metric}
+                lake, day, name, {"params": choice.params, "validation_ndcg": choice.metric}
             )
             fitted += 1
         rec.rows_out = fitted

@@ -10,11 +10,11 @@ one commit each. Results go to ``<lake>/_quality/results`` and ops.validations.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import statistics
 from dataclasses import dataclass
 from functools import partial, reduce
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
@@ -33,7 +33,7 @@ from shoprec.clean.quarantine import to_quarantine
 from shoprec.config import BotRules
 from shoprec.errors import ValidationFailed
 from shoprec.ingest.formats import get_format
-from shoprec.lake import Lake
+from shoprec.lake import Lake, LakeFiles, join
 from shoprec.stages.context import RunContext, StageReport
 from shoprec.stages.runs import stage_run, utcnow
 
@@ -107,10 +107,9 @@ def volume_ratio(accepted: int, history: list[int], *, min_history_days: int) ->
     return accepted / median if median > 0 else None
 
 
-def _docs_root(data_docs_dir: str | None, lake_root: str) -> str | None:
-    if data_docs_dir is not None:
-        return data_docs_dir
-    return None if "://" in lake_root else str(Path(lake_root) / "_quality" / "gx")
+def docs_folder(lake: LakeFiles, data_docs_dir: str | None, day: dt.date) -> str:
+    """Where ``day``'s data docs go: ``lake.data_docs_dir`` or ``<lake>/_quality/docs``, per date."""
+    return join(data_docs_dir or lake.file_path("_quality", "docs"), day.isoformat())
 
 
 @dataclass
@@ -293,7 +292,10 @@ def _gate(
 ) -> str:
     """Keep the results; raise :class:`ValidationFailed` on a blocking failure."""
     _keep_results(ctx, outcomes, report)
-    report.data_docs = validator.build_docs()
+    site = validator.build_docs()
+    if site is not None:  # tonight's results only: earlier nights keep their own folders
+        target = docs_folder(ctx.lake, ctx.settings.lake.data_docs_dir, ctx.run_date)
+        report.data_docs = join(ctx.lake.storage.upload(site, target), "index.html")
     failed = [o for o in outcomes if o.blocking]
     if failed:
         first = failed[0]
@@ -314,7 +316,7 @@ def validate(ctx: RunContext) -> StageReport:
     report = StageReport("validate", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     q, rules = st.quality, st.cleaning
-    with stage_run(lake, ctx.run_id, day, "validate") as rec:
+    with stage_run(lake, ctx.run_id, day, "validate") as rec, contextlib.ExitStack() as stack:
         bronze_ev = _persist(_day(lake.read("bronze.events"), S.INGEST_DATE, day))
         bronze_cat = _persist(_day(lake.read("bronze.catalog"), S.INGEST_DATE, day))
         earlier_items = lake.read("silver.items").where(F.col(S.SNAPSHOT_DATE) < F.lit(day))
@@ -328,7 +330,7 @@ def validate(ctx: RunContext) -> StageReport:
         )
         sources = sorted({(r[0], r[1]) for r in pairs.distinct().collect()})
         names = [s for s, _ in sources]
-        validator = Validator(_docs_root(st.lake.data_docs_dir, lake.root))
+        validator = stack.enter_context(Validator(docs=True))
         outcomes = [validator.validate(bronze_ev, suites.bronze_suite("bronze.events", day, names))]
         if not sources:
             rec.validation = "failed"

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from pyspark.sql import DataFrame
 
+from shoprec.lake import is_local, local_path
 from shoprec.models.scoring import collect_pandas
 
 CACHE_CONF = "petastorm.spark.converter.parentCacheDirUrl"
@@ -31,9 +32,7 @@ Batch = dict[str, torch.Tensor]
 def file_url(path: str | Path) -> str:
     """``path`` as the ``file://`` URL Petastorm wants (URLs are returned unchanged)."""
     text = str(path)
-    if "://" in text:
-        return text
-    return Path(text).resolve().as_uri()
+    return Path(local_path(text)).as_uri() if is_local(text) else text
 
 
 def make_converter(examples: DataFrame, *, cache_dir: str | Path, shards: int) -> Any:
