@@ -86,6 +86,8 @@ def test_tables_are_registered_for_sql(spark: SparkSession, lake: Lake) -> None:
     lake.replace(
         bronze_rows(spark, D1, "a", 2), "bronze.catalog", where={S.INGEST_DATE: D1, S.SOURCE: "a"}
     )
+    assert not lake.catalog_persists  # the tests' in-memory catalog: registered on demand
+    assert "bronze.catalog" in lake.register_all()
     assert spark.sql("SELECT count(*) FROM bronze.catalog").first()[0] == 2  # type: ignore[index]
     spark.sql("DROP TABLE IF EXISTS bronze.catalog")
 

@@ -366,6 +366,12 @@ class Lake(LakeFiles):
         super().__init__(root, Storage(StorageOptions.from_spark(spark)))
         self.spark = spark
         self._registered: set[str] = set()
+        # A metastore (Hive, Glue, Unity) keeps what is registered: register tables as
+        # they are written. Spark's in-memory catalog forgets them when the job ends, so
+        # there a stage skips that DDL and readers call register_all() when they want
+        # the tables by name.
+        impl = spark.conf.get("spark.sql.catalogImplementation", "in-memory")
+        self.catalog_persists = impl == "hive"
 
     # ------------------------------------------------------------ paths
     def path(self, name: str) -> str:
@@ -412,7 +418,8 @@ class Lake(LakeFiles):
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         writer.save(self.path(name))
-        self.register(name)
+        if self.catalog_persists:
+            self.register(name)
 
     def overwrite(self, df: DataFrame, name: str, *, note: str) -> int:
         """Replace the whole table in one commit; returns the new version.
@@ -432,7 +439,8 @@ class Lake(LakeFiles):
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         writer.save(self.path(name))
-        self.register(name)
+        if self.catalog_persists:
+            self.register(name)
         version = self.version(name)
         assert version is not None
         return version
@@ -468,7 +476,8 @@ class Lake(LakeFiles):
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         writer.save(self.path(name))
-        self.register(name)
+        if self.catalog_persists:
+            self.register(name)
 
     def append_rows(self, rows: list[dict[str, Any]], name: str) -> None:
         """Append a few Python rows (run records, validation results)."""

@@ -5,7 +5,7 @@ experiment: its hyperparameters, its validation and test metrics, and the saved 
 folder as the run's ``model`` artifact. Tonight's best model becomes a new version of
 the registered model ``registry.registered_model``; the version that serves carries the
 alias ``registry.champion_alias`` ("champion"), moved only when that version's lists are
-published (:func:`shoprec.pipeline.recommend.publish`).
+published (:func:`shoprec.stages.publish.publish`).
 
 The embedded default is a SQLite store and an artifact folder under a local lake
 (``<lake>/_registry/``), so a laptop or CI needs no server. With a lake on object

@@ -65,9 +65,13 @@ def submitted_master() -> str | None:
     """The master spark-submit was given, when this process is a spark-submit driver."""
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # set by spark-submit for Python apps
         return None
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
-    return SparkConf().get("spark.master", None)
+    # Connect to spark-submit's JVM first (getOrCreate would): a SparkConf made before
+    # that is a plain dict, blind to the JVM's spark.* properties.
+    SparkContext._ensure_initialized()
+    master: str | None = SparkConf().get("spark.master", None)
+    return master
 
 
 def build_spark(cfg: SparkConfig, *, warehouse_dir: str | None = None) -> SparkSession:
@@ -77,11 +81,14 @@ def build_spark(cfg: SparkConfig, *, warehouse_dir: str | None = None) -> SparkS
 
         spark = build_spark(load_settings("conf/local.yaml").spark)
     """
-    builder = SparkSession.builder.appName(cfg.app_name)
     conf = dict(_BASE_CONF)
-    # Under spark-submit the command line's --master wins: one conf file serves a
-    # laptop (shoprec run ...) and a cluster (spark-submit --master yarn ... jobs/X.py).
-    master = submitted_master() or cfg.master
+    # Under spark-submit the command line's --master (and --name) win over conf's: one
+    # conf file serves a laptop (shoprec run ...) and a cluster (spark-submit ... jobs/X.py).
+    submitted = submitted_master()
+    builder = SparkSession.builder
+    if submitted is None:
+        builder = builder.appName(cfg.app_name)
+    master = submitted or cfg.master
     if master is not None:
         builder = builder.master(master)
         if master.startswith("local"):
