@@ -16,6 +16,7 @@ from shoprec.lake import Lake
 from shoprec.spark import build_spark
 from shoprec.stages.nightly import NightReport, run_nightly
 from shoprec.synthetic import ShopSpec, as_source, generate_shop
+from tests.servers import S3, mlflow_server, s3_server
 
 TEST_KEY = "test-pseudonymization-key-0123456789"
 
@@ -32,6 +33,22 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session = build_spark(cfg, warehouse_dir=str(warehouse))
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
+    """An S3 endpoint on loopback (moto's server), started once per test process."""
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3_spark(spark: SparkSession, s3: S3) -> SparkSession:
+    """The session Spark, also reaching the test S3 endpoint through s3a:// (as conf does)."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    for key, value in s3.hadoop_conf().items():
+        hadoop.set(key.removeprefix("spark.hadoop."), value)
+    return spark
 
 
 @pytest.fixture
@@ -53,16 +70,32 @@ NIGHTS = [NIGHTS_START + dt.timedelta(days=i) for i in range(4)]
 
 
 @pytest.fixture(scope="session")
-def nights_conf(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """A 400-user shop; its lake is shared by the pipeline and notebook tests."""
+def tracking_server(s3: S3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An MLflow tracking server on loopback whose artifacts are in the S3 bucket."""
+    with mlflow_server(tmp_path_factory.mktemp("mlflow"), s3) as uri:
+        yield uri
+
+
+@pytest.fixture(scope="session")
+def nights_conf(
+    tmp_path_factory: pytest.TempPathFactory, s3_spark: SparkSession, s3: S3, tracking_server: str
+) -> Settings:
+    """A 400-user shop on the S3 lake (conf/s3.yaml pointed at the test servers); its
+    lake is shared by the pipeline, read-command and notebook tests."""
+    from shoprec.config import load_settings
+    from shoprec.lake import Storage, StorageOptions
+
     shop = tmp_path_factory.mktemp("shop")
     generate_shop(ShopSpec(users=400, items=120, days=4, seed=11, start_date=NIGHTS_START), shop)
-    root = tmp_path_factory.mktemp("rec") / "lake"
-    return Settings().with_overrides(
+    raw = s3.uri("nights", "raw")
+    Storage(StorageOptions.from_spark(s3_spark)).upload(shop, raw)  # the shop's feeds on S3
+    return load_settings(Path(__file__).parents[1] / "conf" / "s3.yaml").with_overrides(
         {
-            "lake": {"root": str(root)},
+            "spark": {"conf": s3.hadoop_conf()},
+            "lake": {"root": s3.uri("nights", "lake")},
+            "registry": {"tracking_uri": tracking_server},
             "privacy": {"key": TEST_KEY},
-            "sources": [as_source(shop)],
+            "sources": [as_source(raw)],
             "models": {
                 "ease_lambdas": [100.0, 400.0],
                 "als_reg_params": [0.1],
@@ -70,13 +103,13 @@ def nights_conf(tmp_path_factory: pytest.TempPathFactory) -> Settings:
                 "neural": {"dim": 8, "epochs": 2, "batch_size": 512, "workers": 0},
             },
             "serving": {"list_size": 10, "repeat_purchase_categories": ["grocery", "pets"]},
-            # tests/pipeline/test_search_stages.py and the DAG test cover search
+            # tests/stages/test_search.py and the cluster test cover search
             "search": {"enabled": False},
         }
     )
 
 
 @pytest.fixture(scope="session")
-def nights(spark: SparkSession, nights_conf: Settings) -> list[NightReport]:
+def nights(s3_spark: SparkSession, nights_conf: Settings) -> list[NightReport]:
     """Four nightly runs: two serve popularity (too little history), two train and gate."""
-    return [run_nightly(spark, nights_conf, d) for d in NIGHTS]
+    return [run_nightly(s3_spark, nights_conf, d) for d in NIGHTS]

@@ -179,6 +179,15 @@ class Cluster:
     master: str
     workers: int
     work_dir: Path
+    ui: str  # the master's web UI; /json/ lists the applications it ran
+
+    def applications(self) -> list[str]:
+        """Names of the applications the master has run or runs now."""
+        import json
+
+        with urllib.request.urlopen(f"{self.ui}/json/", timeout=10) as r:
+            state = json.load(r)
+        return [a["name"] for a in state.get("activeapps", []) + state.get("completedapps", [])]
 
 
 @contextlib.contextmanager
@@ -193,7 +202,7 @@ def spark_cluster(
         "PYSPARK_PYTHON": sys.executable,
     }
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
-    port = free_port()
+    port, ui_port = free_port(), free_port()
     master = f"spark://127.0.0.1:{port}"
     log = workdir / "master.log"
     procs = [
@@ -206,7 +215,7 @@ def spark_cluster(
                 "--port",
                 str(port),
                 "--webui-port",
-                str(free_port()),
+                str(ui_port),
             ],
             log,
             env,
@@ -256,7 +265,7 @@ def spark_cluster(
                 60,
                 wlog,
             )
-        yield Cluster(master, workers, workdir)
+        yield Cluster(master, workers, workdir, f"http://127.0.0.1:{ui_port}")
     finally:
         for proc in reversed(procs):
             _stop(proc)

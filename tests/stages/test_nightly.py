@@ -120,29 +120,29 @@ def test_features_rerun_is_identical(spark: SparkSession, lake: Lake, conf: Sett
     before, id_rows = counts(), lake.read("gold.id_map").count()
     run_stage(spark, conf, "features", DAYS[1])
     assert counts() == before and lake.read("gold.id_map").count() == id_rows
-    assert read_selected(lake.root, DAYS[-1]) is not None
+    assert read_selected(lake, DAYS[-1]) is not None
 
 
 def test_train_task_for_some_models_leaves_the_others(
     spark: SparkSession, lake: Lake, conf: Settings
 ) -> None:
     """The DAG trains model groups in separate tasks: each writes only its own outcome."""
-    out = models_dir(lake.root, DAYS[-1])
-    before = {p.name: p.stat().st_mtime_ns for p in (out / "trained").iterdir()}
-    assert set(before) == {f"{m}.json" for m in MODEL_NAMES}
+    trained = models_dir(lake, DAYS[-1]) + "/trained"
+    assert lake.storage.listdir(trained) == sorted(f"{m}.json" for m in MODEL_NAMES)
+    # plant a mark in every outcome: the subset's own is rewritten, the others stay
+    for m in MODEL_NAMES:
+        path = f"{trained}/{m}.json"
+        lake.storage.write_json(path, {**lake.storage.read_json(path), "mark": m})
     report = run_stage(spark, conf, "train", DAYS[-1], models=("popularity",))
     assert report.counts == {"models": 1}
-    after = {p.name: p.stat().st_mtime_ns for p in (out / "trained").iterdir()}
-    assert after["popularity.json"] != before["popularity.json"]
-    assert {n: t for n, t in after.items() if n != "popularity.json"} == {
-        n: t for n, t in before.items() if n != "popularity.json"
-    }
-    fitted, skipped = read_trained(lake.root, DAYS[-1], MODEL_NAMES)
+    marks = {m: lake.storage.read_json(f"{trained}/{m}.json").get("mark") for m in MODEL_NAMES}
+    assert marks == {m: (None if m == "popularity" else m) for m in MODEL_NAMES}
+    fitted, skipped = read_trained(lake, DAYS[-1], MODEL_NAMES)
     assert set(fitted) == set(MODEL_NAMES) and not skipped
-    assert model_folder(lake.root, DAYS[-1], "popularity").is_dir()
+    assert lake.storage.exists(model_folder(lake, DAYS[-1], "popularity") + "/meta.json")
 
 
-def test_champion_gate_and_registry(lake: Lake, conf: Settings) -> None:
+def test_champion_gate_and_registry(lake: Lake, conf: Settings, tmp_path: Path) -> None:
     gate = (
         lake.read("ops.metrics")
         .where(F.col("protocol") == "champion_gate")
@@ -165,9 +165,42 @@ def test_champion_gate_and_registry(lake: Lake, conf: Settings) -> None:
     served = lake.read("gold.user_recommendations").select(S.MODEL_VERSION).distinct().collect()
     assert [r[0] for r in served] == [f"{conf.registry.registered_model}/{champion.version}"]
     # The champion's artifact is the saved model; it loads and recommends.
-    folder = registry.download(champion, Path(conf.lake.root) / "_tmp_champion")
+    folder = registry.download(champion, tmp_path / "champion")
     model = MODEL_CLASSES[champion.model_name].load(folder)
     assert model.n_items > 0
+
+
+def test_read_commands_against_the_s3_lake(
+    lake: Lake, conf: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """shoprec recs, similar, status, gate and restore read the lake on object storage."""
+    import json
+
+    import yaml
+
+    from shoprec.cli import main
+
+    conf_file = tmp_path / "conf.yaml"
+    conf_file.write_text(yaml.safe_dump(conf.model_dump(mode="json")))
+    c = ["--conf", str(conf_file)]
+
+    def run(*args: str) -> str:
+        assert main([*args, *c]) == 0, args
+        return capsys.readouterr().out
+
+    recs = lake.read("gold.user_recommendations")
+    user = recs.first()[S.USER_ID]
+    assert user in run("recs", "--user", user)
+    item = lake.read("gold.similar_items").first()[S.ITEM_ID]
+    assert item in run("similar", "--item", item)
+    assert "publish" in run("status", "--date", DAYS[-1].isoformat())
+    gate = json.loads(run("gate", "--date", DAYS[-1].isoformat()).strip().splitlines()[-1])
+    assert gate["metric"] == conf.evaluation.gate_metric
+    served = current_publication(lake, "gold.user_recommendations")
+    run("restore")
+    assert current_publication(lake, "gold.user_recommendations") != served
+    run("run", "publish", "--date", DAYS[-1].isoformat())  # tonight's lists back
+    assert current_publication(lake, "gold.user_recommendations") == served
 
 
 @pytest.mark.slow
