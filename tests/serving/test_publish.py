@@ -45,6 +45,10 @@ def test_publish_then_restore_previous(spark: SparkSession, lake: Lake) -> None:
     publish(lake, tables(spark, "run-c", 2), run_id="run-c")
     assert served(lake) == {"run-c"}
     assert restore_previous(lake)["gold.popular_items"] == "run-b"
+    # a rerun of publish for one run is not a publication to go back to
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c")
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c")
+    assert restore_previous(lake)["gold.user_recommendations"] == "run-b"
 
 
 def test_a_failed_publication_leaves_the_previous_one(spark: SparkSession, lake: Lake) -> None:

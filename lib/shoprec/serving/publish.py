@@ -67,9 +67,12 @@ def restore_previous(lake: Lake, tables: Sequence[str] = SERVING_TABLES) -> dict
         if served not in ids:
             raise InputError(f"{name}: no publication to restore from")
         position = ids.index(served)
-        if position + 1 >= len(pubs):
+        # the run published before this one: a rerun of publish for the same run made
+        # another commit with the same lists, which is not "the previous publication"
+        earlier = [i for i in range(position + 1, len(pubs)) if ids[i] != served]
+        if not earlier:
             raise InputError(f"{name}: no earlier publication than {served}")
-        target = pubs[position + 1]
-        restored[name] = ids[position + 1]
+        target = pubs[earlier[0]]
+        restored[name] = ids[earlier[0]]
         lake.restore(name, int(str(target["version"])), note=_RESTORED + _NOTE + restored[name])
     return restored
