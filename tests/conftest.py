@@ -113,3 +113,13 @@ def nights_conf(
 def nights(s3_spark: SparkSession, nights_conf: Settings) -> list[NightReport]:
     """Four nightly runs: two serve popularity (too little history), two train and gate."""
     return [run_nightly(s3_spark, nights_conf, d) for d in NIGHTS]
+
+
+# The two longest files (each a whole pipeline against real servers) start first, one on
+# each xdist worker (--dist loadfile hands files out in collection order); the rest fill
+# in around them instead of leaving one worker with a long tail at the end.
+HEAVIEST = ("tests/cluster/test_on_cluster.py", "tests/stages/test_nightly.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: 0 if item.nodeid.startswith(HEAVIEST) else 1)
