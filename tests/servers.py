@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,15 +34,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _http_ok(url: str) -> Callable[[], bool]:
+    """A readiness check: ``url`` answers 200."""
+    return lambda: bool(urllib.request.urlopen(url, timeout=2).status == 200)
+
+
+def _logged(log: Path, text: str) -> Callable[[], bool]:
+    """A readiness check: ``text`` has appeared in the server's log."""
+    return lambda: text in log.read_text()
+
+
 def _wait(
-    check: object, what: str, proc: subprocess.Popen[bytes], timeout: float, log: Path
+    check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], timeout: float, log: Path
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except OSError:
             pass
@@ -117,13 +126,7 @@ def s3_server(workdir: Path) -> Iterator[S3]:
     proc = _start([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log, env)
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        _wait(
-            lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).status == 200,
-            "moto_server",
-            proc,
-            60,
-            log,
-        )
+        _wait(_http_ok(f"{endpoint}/moto-api/"), "moto_server", proc, 60, log)
         server = S3(endpoint)
         req = urllib.request.Request(f"{endpoint}/{server.bucket}", method="PUT")
         urllib.request.urlopen(req, timeout=10).close()
@@ -156,13 +159,7 @@ def mlflow_server(workdir: Path, s3: S3) -> Iterator[str]:
     proc = _start(cmd, log, env)
     uri = f"http://127.0.0.1:{port}"
     try:
-        _wait(
-            lambda: urllib.request.urlopen(f"{uri}/health", timeout=2).status == 200,
-            "mlflow server",
-            proc,
-            120,
-            log,
-        )
+        _wait(_http_ok(f"{uri}/health"), "mlflow server", proc, 120, log)
         yield uri
     finally:
         _stop(proc)
@@ -222,13 +219,7 @@ def spark_cluster(
         )
     ]
     try:
-        _wait(
-            lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None,
-            "spark master",
-            procs[0],
-            60,
-            log,
-        )
+        _wait(_logged(log, "New state: ALIVE"), "spark master", procs[0], 60, log)
         for i in range(workers):
             wlog = workdir / f"worker-{i}.log"
             wdir = workdir / f"worker-{i}"
@@ -257,9 +248,7 @@ def spark_cluster(
         for i in range(workers):
             wlog = workdir / f"worker-{i}.log"
             _wait(
-                lambda wlog=wlog: bool(
-                    re.search("Successfully registered with master", wlog.read_text())
-                ),  # type: ignore[misc]
+                _logged(wlog, "Successfully registered with master"),
                 f"spark worker {i}",
                 procs[i + 1],
                 60,
