@@ -189,14 +189,23 @@ class Cluster:
 
 @contextlib.contextmanager
 def spark_cluster(
-    workdir: Path, *, workers: int = 2, cores: int = 1, memory: str = "2g"
+    workdir: Path,
+    *,
+    workers: int = 2,
+    cores: int = 1,
+    memory: str = "2g",
+    java_options: str = "",
 ) -> Iterator[Cluster]:
-    """``spark://127.0.0.1:PORT`` with ``workers`` workers of ``cores`` cores each."""
+    """``spark://127.0.0.1:PORT`` with ``workers`` workers of ``cores`` cores each.
+
+    ``java_options`` go to the master's and workers' own JVMs (SPARK_DAEMON_JAVA_OPTS).
+    """
     env = {
         **os.environ,
         "SPARK_HOME": str(SPARK_HOME),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": sys.executable,
+        "SPARK_DAEMON_JAVA_OPTS": java_options,
     }
     spark_class = str(SPARK_HOME / "bin" / "spark-class")
     port, ui_port = free_port(), free_port()
