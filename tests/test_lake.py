@@ -54,9 +54,12 @@ def test_replace_touches_only_its_partition_and_is_idempotent(
         bronze_rows(spark, D1, "a", 3), "bronze.events", where={S.INGEST_DATE: D1, S.SOURCE: "a"}
     )
     assertDataFrameEqual(lake.read("bronze.events"), snapshot)
-    lake.replace(
+    written = lake.replace(
         bronze_rows(spark, D1, "a", 1), "bronze.events", where={S.INGEST_DATE: D1, S.SOURCE: "a"}
     )
+    assert written == 1  # the rows this commit wrote, not the table's
+    empty = bronze_rows(spark, D2, "b", 0)
+    assert lake.replace(empty, "bronze.events", where={S.INGEST_DATE: D2, S.SOURCE: "b"}) == 0
     counts = {
         (r[0], r[1]): r[2]
         for r in lake.read("bronze.events").groupBy(S.INGEST_DATE, S.SOURCE).count().collect()

@@ -313,6 +313,21 @@ def conform(df: DataFrame, spec: TableSpec) -> DataFrame:
     return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in spec.schema.fields])
 
 
+def last_commit_rows(spark: SparkSession, path: str, *, after: int | None = None) -> int:
+    """Rows the latest commit of the Delta table at ``path`` wrote (``numOutputRows``).
+
+    Read from the commit's own record, so it costs no pass over the data; the one
+    writer of a table (or of its partition) per stage and date reads its own commit.
+    ``after``: the version before the write; when it is still the latest, the write
+    committed nothing (Delta skips an overwrite of no rows over no rows): 0.
+    """
+    hist = DeltaTable.forPath(spark, path).history(1)
+    version, metrics = hist.select("version", "operationMetrics").first()  # type: ignore[misc]
+    if after is not None and int(version) <= after:
+        return 0
+    return int((metrics or {}).get("numOutputRows", 0))
+
+
 class LakeFiles:
     """The plain files under a lake root: everything the pipeline writes that is not a
     Delta table (hand-off documents, saved models, quality results, data docs).
@@ -399,16 +414,18 @@ class Lake(LakeFiles):
         return int(hist.select("version").first()[0])  # type: ignore[index]
 
     # ------------------------------------------------------------ writes
-    def replace(self, df: DataFrame, name: str, *, where: dict[str, Any]) -> None:
+    def replace(self, df: DataFrame, name: str, *, where: dict[str, Any]) -> int:
         """Replace exactly the rows matching ``where`` with ``df``, in one commit.
 
         ``where`` names partition columns and the values ``df``'s rows have; Delta
-        checks every written row matches it.
+        checks every written row matches it. Returns the rows written, as the commit
+        recorded them (no second pass over the data to count them).
         """
         spec = table(name)
         unknown = set(where) - set(spec.partition_by)
         if unknown:
             raise ValueError(f"{name}: replace keys {sorted(unknown)} are not partition columns")
+        before = self.version(name)
         writer = (
             conform(df, spec)
             .write.format("delta")
@@ -420,6 +437,11 @@ class Lake(LakeFiles):
         writer.save(self.path(name))
         if self.catalog_persists:
             self.register(name)
+        return self.rows_written(name, after=before)
+
+    def rows_written(self, name: str, *, after: int | None = None) -> int:
+        """Rows the table's latest commit wrote; see :func:`last_commit_rows`."""
+        return last_commit_rows(self.spark, self.path(name), after=after)
 
     def overwrite(self, df: DataFrame, name: str, *, note: str) -> int:
         """Replace the whole table in one commit; returns the new version.

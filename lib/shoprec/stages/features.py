@@ -8,8 +8,6 @@ and user_sequences, one commit each.
 
 from __future__ import annotations
 
-from pyspark.sql import functions as F
-
 from shoprec import schemas as S
 from shoprec.errors import InputError
 from shoprec.features.cooccurrence import item_cooccurrence
@@ -54,8 +52,7 @@ def features(ctx: RunContext) -> StageReport:
             "gold.user_sequences": user_sequences(events, as_of=day, max_len=f.sequence_length),
         }
         for name, df in outputs.items():
-            lake.replace(df, name, where={S.AS_OF_DATE: day})
-            report.tables[name] = lake.read(name).where(F.col(S.AS_OF_DATE) == F.lit(day)).count()
+            report.tables[name] = lake.replace(df, name, where={S.AS_OF_DATE: day})
         rec.rows_out = report.tables["gold.interactions"]
         for df in (events, pairs, items):
             df.unpersist()

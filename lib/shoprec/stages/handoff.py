@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoprec.errors import InputError
 from shoprec.evaluation.gate import GateDecision
-from shoprec.lake import LakeFiles
+from shoprec.lake import LakeFiles, last_commit_rows
 
 if TYPE_CHECKING:  # `shoprec gate` reads the decision without starting (or importing) Spark
     from pyspark.sql import DataFrame, SparkSession
@@ -180,6 +180,11 @@ def stage_tables(
         df.write.format("delta").mode("overwrite").save(path)
         out[table] = df.sparkSession.read.format("delta").load(path)
     return out
+
+
+def staged_rows(spark: SparkSession, lake: LakeFiles, table: str, run_id: str) -> int:
+    """Rows :func:`stage_tables` wrote for ``table`` (from the commit, not a count)."""
+    return last_commit_rows(spark, staged_path(lake, table, run_id))
 
 
 def staged_tables(

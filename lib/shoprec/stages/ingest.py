@@ -8,7 +8,6 @@ partition of a source is replaced in one commit, so a rerun leaves the same rows
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from pyspark.sql import functions as F
 
@@ -17,7 +16,6 @@ from shoprec.config import SourceConfig
 from shoprec.errors import InputError
 from shoprec.ingest.bronze import to_bronze
 from shoprec.ingest.formats import get_format
-from shoprec.lake import Lake
 from shoprec.stages.context import RunContext, StageReport
 from shoprec.stages.runs import stage_run, utcnow
 
@@ -52,16 +50,8 @@ def ingest_source(ctx: RunContext, source: SourceConfig, index: int = 0) -> dict
             ingest_date=ctx.run_date,
             ingested_at=ingested_at,
         )
-        ctx.lake.replace(rows, table_name, where=where)
-        written[table_name] = _partition_count(ctx.lake, table_name, where)
+        written[table_name] = ctx.lake.replace(rows, table_name, where=where)
     return written
-
-
-def _partition_count(lake: Lake, name: str, where: dict[str, Any]) -> int:
-    df = lake.read(name)
-    for col, value in where.items():
-        df = df.where(F.col(col) == F.lit(value))
-    return df.count()
 
 
 def ingest(ctx: RunContext, sources: list[SourceConfig] | None = None) -> StageReport:

@@ -127,8 +127,9 @@ def score(ctx: RunContext) -> StageReport:
             lake,
             ctx.run_id,
         )
-        for table_name, df in staged.items():
-            report.tables[table_name + " (staged)"] = df.count()
+        for table_name in staged:
+            rows = handoff.staged_rows(ctx.spark, lake, table_name, ctx.run_id)
+            report.tables[table_name + " (staged)"] = rows
         handoff.write_staged(
             lake,
             day,

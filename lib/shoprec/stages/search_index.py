@@ -9,8 +9,6 @@ the search logs up to D), so a rerun of a date leaves the same tables.
 
 from __future__ import annotations
 
-from pyspark.sql import functions as F
-
 from shoprec import schemas as S
 from shoprec.search.features import query_categories
 from shoprec.search.index import build_index
@@ -45,8 +43,7 @@ def search_index(ctx: RunContext) -> StageReport:
             qi, catalog, as_of=day, prior_clicks=cfg.category_prior_clicks
         )
         for name, df in outputs.items():
-            lake.replace(df, name, where={S.AS_OF_DATE: day})
-            report.tables[name] = lake.read(name).where(F.col(S.AS_OF_DATE) == F.lit(day)).count()
+            report.tables[name] = lake.replace(df, name, where={S.AS_OF_DATE: day})
         rec.rows_out = report.tables["gold.search_postings"]
         for df in (catalog, rows, clicks, qi):
             df.unpersist()

@@ -104,7 +104,7 @@ def search_publish(ctx: RunContext) -> StageReport:
         handoff.write_publication(lake, ctx.run_id, served.to_json())
         versions = publish_tables(lake, frames, run_id=ctx.run_id)
         for name in versions:
-            report.tables[name] = lake.read(name).count()
+            report.tables[name] = lake.rows_written(name)
         report.counts = {"head_queries": head.count()}
         why = "" if model is not None else f"BM25 served: {served.note}"
         if why:

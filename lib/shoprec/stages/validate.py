@@ -383,7 +383,7 @@ def validate(ctx: RunContext) -> StageReport:
             rec.validation = "failed"
             raise
 
-        lake.replace(clean.items, "silver.items", where={S.SNAPSHOT_DATE: day})
+        items_written = lake.replace(clean.items, "silver.items", where={S.SNAPSHOT_DATE: day})
         lake.replace(clean.events, "silver.events", where={S.INGEST_DATE: day})
         lake.replace(clean.quarantine, "silver.quarantine", where={S.INGEST_DATE: day})
         rec.rows_out = accepted
@@ -392,7 +392,7 @@ def validate(ctx: RunContext) -> StageReport:
         report.quarantined_by_reason = {r[S.REASON]: int(r["count"]) for r in reasons}
         report.tables = {
             "silver.events": accepted,
-            "silver.items": clean.items.count(),
+            "silver.items": items_written,
             "silver.quarantine": clean.quarantined_events + clean.quarantined_items,
         }
         report.counts = {
