@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,34 +13,38 @@ from pyspark.sql import SparkSession
 from shoprec.config import Settings
 from shoprec.errors import InputError
 from shoprec.stages.context import RunContext, StageReport
-from shoprec.stages.evaluate import evaluate
-from shoprec.stages.features import features
-from shoprec.stages.ingest import ingest
-from shoprec.stages.publish import publish
 from shoprec.stages.runs import new_run_id
-from shoprec.stages.score import score
-from shoprec.stages.search_index import search_index
-from shoprec.stages.search_publish import search_publish
-from shoprec.stages.search_train import search_train
-from shoprec.stages.train import train
-from shoprec.stages.validate import validate
 
 Stage = Callable[[RunContext], StageReport]
 
-# The order a night runs in.
-STAGES: dict[str, Stage] = {
-    "ingest": ingest,
-    "validate": validate,
-    "features": features,
-    "train": train,
-    "evaluate": evaluate,
-    "score": score,
-    "publish": publish,
-    # Site search: its own index, ranker and serving tables, from the same silver.
-    "search_index": search_index,
-    "search_train": search_train,
-    "search_publish": search_publish,
-}
+# The order a night runs in; stage ``x`` is the function ``x`` of ``shoprec.stages.x``.
+# Site search (the last three) has its own index, ranker and serving tables, from the
+# same silver.
+STAGES: tuple[str, ...] = (
+    "ingest",
+    "validate",
+    "features",
+    "train",
+    "evaluate",
+    "score",
+    "publish",
+    "search_index",
+    "search_train",
+    "search_publish",
+)
+
+
+def stage_function(name: str) -> Stage:
+    """The stage called ``name``, imported when asked for.
+
+    Every DAG task is its own process: ingest need not pay for importing torch and
+    Great Expectations (seconds each) that only the model and validate stages use.
+    """
+    if name not in STAGES:
+        raise InputError(f"unknown stage {name!r}; known: {', '.join(STAGES)}")
+    stage: Stage = getattr(importlib.import_module(f"shoprec.stages.{name}"), name)
+    return stage
+
 
 SEARCH_STAGES = ("search_index", "search_train", "search_publish")
 
@@ -63,14 +68,13 @@ def run_stage(
     models: tuple[str, ...] | None = None,
 ) -> StageReport:
     """Run one stage for one date; ``models`` limits ``train`` to some enabled models."""
-    if stage not in STAGES:
-        raise InputError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    run = stage_function(stage)
     if models is not None and stage != "train":
         raise InputError(f"--models applies to the train stage only, not {stage!r}")
     ctx = RunContext.create(
         spark, settings, run_date, run_id or new_run_id(run_date), models=models
     )
-    return STAGES[stage](ctx)
+    return run(ctx)
 
 
 def run_nightly(
@@ -86,11 +90,11 @@ def run_nightly(
     """
     ctx = RunContext.create(spark, settings, run_date, new_run_id(run_date))
     night = NightReport(run_date, ctx.run_id)
-    for name, stage in STAGES.items():
+    for name in STAGES:
         if name in SEARCH_STAGES and not settings.search.enabled:
             continue
         started = time.perf_counter()
-        night.stages.append(stage(ctx))
+        night.stages.append(stage_function(name)(ctx))
         if on_stage is not None:
             on_stage(name, time.perf_counter() - started)
     return night
