@@ -95,6 +95,32 @@ def test_evaluate_agrees_with_single_metrics(case: tuple[DataFrame, DataFrame]) 
     }
 
 
+def test_accuracy_by_segment_is_evaluate_per_segment(
+    spark: SparkSession, case: tuple[DataFrame, DataFrame]
+) -> None:
+    """Segments measured in one pass give what evaluate() gives each one on its own,
+    overlapping segments and a segment without users included."""
+    truth, recs = case
+    segments = {
+        "all": truth,
+        "u1_u2": truth.where(f"{S.USER_ID} in ('u1', 'u2')"),
+        "some_items": truth.where(f"{S.ITEM_ID} in ('b', 'd', 'g')"),
+        "nobody": truth.where("false"),
+    }
+    together = M.accuracy_by_segment(segments, recs, ks=(3, 4))
+    assert list(together) == list(segments)
+    for name, seg in segments.items():
+        alone = M.evaluate(seg, recs, ks=(3, 4))
+        assert set(together[name]) == set(alone), name
+        for key, value in alone.items():
+            if math.isnan(value):
+                assert math.isnan(together[name][key]), (name, key)
+            else:
+                assert together[name][key] == pytest.approx(value), (name, key)
+    assert together["nobody"]["n_users"] == 0
+    assert together["all"]["recall@3"] == pytest.approx(HAND["recall@3"])
+
+
 def test_user_metrics_one_row_per_truth_user(case: tuple[DataFrame, DataFrame]) -> None:
     truth, recs = case
     rows = {r[S.USER_ID]: r for r in M.user_metrics(truth, recs, ks=(3,)).collect()}

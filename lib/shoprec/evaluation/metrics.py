@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from functools import reduce
 from typing import Any
 
 from pyspark import StorageLevel
@@ -32,6 +33,7 @@ N_USERS = "n_users"  # item_popularity: distinct users who interacted with the i
 ACCURACY_METRICS: tuple[str, ...] = ("recall", "precision", "ndcg", "map", "hit_rate", "mrr")
 
 _NAN = float("nan")
+_SEGMENT = "_segment"
 
 
 # ------------------------------------------------------------------ helpers
@@ -74,27 +76,34 @@ def _within(ranks: Column, k: int) -> Column:
 
 
 def _accuracy_columns(
-    truth: DataFrame, recs: DataFrame, ks: Sequence[int]
+    truth: DataFrame, recs: DataFrame, ks: Sequence[int], keys: Sequence[str] = ()
 ) -> tuple[DataFrame, list[str]]:
     """Per-user accuracy columns (``recall@k`` ...) for every user in truth, and their names.
 
     One aggregation of truth and recs together by (user, item), giving each relevant pair
     its best rank, then one by user into the sorted ranks of its hits; every k is
-    computed from that array.
+    computed from that array. With ``keys`` (columns of ``truth``, such as a segment),
+    each key's truth is measured on its own, against the same recs, in the same pass.
     """
     t = truth.select(
-        S.USER_ID, S.ITEM_ID, F.lit(True).alias("_rel"), F.lit(None).cast("int").alias(S.RANK)
+        *keys,
+        S.USER_ID,
+        S.ITEM_ID,
+        F.lit(True).alias("_rel"),
+        F.lit(None).cast("int").alias(S.RANK),
     )
     r = _valid_recs(recs).select(
         S.USER_ID, S.ITEM_ID, F.lit(False).alias("_rel"), F.col(S.RANK).cast("int")
     )
+    if keys:  # each key's users get their recs
+        r = r.join(truth.select(*keys, S.USER_ID).distinct(), S.USER_ID).select(*t.columns)
     per_user = (
         t.unionByName(r)
         .where(F.col(S.USER_ID).isNotNull() & F.col(S.ITEM_ID).isNotNull())
-        .groupBy(S.USER_ID, S.ITEM_ID)
+        .groupBy(*keys, S.USER_ID, S.ITEM_ID)
         .agg(F.max("_rel").alias("_rel"), F.min(S.RANK).alias(S.RANK))
         .where(F.col("_rel"))
-        .groupBy(S.USER_ID)
+        .groupBy(*keys, S.USER_ID)
         .agg(
             F.count("*").alias("_n"),  # relevant items
             F.array_sort(F.collect_list(S.RANK)).alias("_ranks"),  # hits' ranks (nulls skipped)
@@ -123,7 +132,10 @@ def _accuracy_columns(
             f"hit_rate@{k}": F.when(h > 0, 1.0).otherwise(0.0),
             f"mrr@{k}": F.when(first <= k, 1.0 / first).otherwise(0.0),
         }
-    return per_user.select(S.USER_ID, *[c.alias(name) for name, c in cols.items()]), list(cols)
+    return (
+        per_user.select(*keys, S.USER_ID, *[c.alias(name) for name, c in cols.items()]),
+        list(cols),
+    )
 
 
 def user_metrics(truth: DataFrame, recs: DataFrame, *, ks: Sequence[int] = (10, 20)) -> DataFrame:
@@ -142,6 +154,36 @@ def _accuracy(truth: DataFrame, recs: DataFrame, ks: Sequence[int]) -> dict[str,
     )
     out = {c: _f(row.get(c)) for c in names}
     out[N_USERS] = float(row.get(N_USERS) or 0)
+    return out
+
+
+def accuracy_by_segment(
+    truths: Mapping[str, DataFrame], recs: DataFrame, *, ks: Sequence[int] = (10, 20)
+) -> dict[str, dict[str, float]]:
+    """The accuracy metrics of :func:`evaluate` (and ``n_users``) for each named truth.
+
+    ``truths``: segment name -> ``(user_id, item_id)`` relevant pairs; each is measured
+    against the same ``recs``, all of them in one Spark query. A segment without users
+    gets NaN metrics and ``n_users`` 0, as :func:`evaluate` gives over no users.
+    """
+    ks = _check_ks(ks)
+    if not truths:
+        return {}
+    tagged = reduce(
+        DataFrame.unionByName,
+        [t.select(F.lit(name).alias(_SEGMENT), S.USER_ID, S.ITEM_ID) for name, t in truths.items()],
+    )
+    per_user, names = _accuracy_columns(tagged, recs, ks, keys=(_SEGMENT,))
+    rows = (
+        per_user.groupBy(_SEGMENT)
+        .agg(F.count("*").alias(N_USERS), *[F.avg(F.col(f"`{c}`")).alias(c) for c in names])
+        .collect()
+    )
+    found = {r[_SEGMENT]: r.asDict() for r in rows}
+    out = {}
+    for name in truths:
+        row = found.get(name, {})
+        out[name] = {c: _f(row.get(c)) for c in names} | {N_USERS: float(row.get(N_USERS) or 0)}
     return out
 
 

@@ -23,8 +23,8 @@ from pyspark.sql import functions as F
 from shoprec import schemas as S
 from shoprec.errors import InputError
 from shoprec.evaluation.gate import GateDecision, decide, gate_rows
+from shoprec.evaluation.metrics import accuracy_by_segment, format_table, metrics_rows
 from shoprec.evaluation.metrics import evaluate as evaluate_metrics
-from shoprec.evaluation.metrics import format_table, metrics_rows
 from shoprec.evaluation.split import (
     ALL,
     RELEVANT_EVENTS,
@@ -107,10 +107,8 @@ def _measure(model: Recommender, data: Holdout, ks: tuple[int, ...]) -> dict[str
         item_popularity=data.popularity,
         n_users_total=data.n_users,
     )
-    per_segment = {ALL: values}
-    for segment, seg_truth in segment_truth(data.truth, data.split).items():
-        if segment != ALL:
-            per_segment[segment] = evaluate_metrics(seg_truth, recs, ks=ks)
+    segments = {s: t for s, t in segment_truth(data.truth, data.split).items() if s != ALL}
+    per_segment = {ALL: values, **accuracy_by_segment(segments, recs, ks=ks)}
     recs.unpersist()
     return per_segment
 
