@@ -164,6 +164,18 @@ def test_malformed_line_names_file_and_line(spark: SparkSession, tmp_path: Path,
         )
 
 
+def test_a_line_of_5000_items_is_read(spark: SparkSession, tmp_path: Path) -> None:
+    """A public split's longest line held 3,583 items: one regex over the whole line
+    overflowed the JVM's stack. Lines are checked token by token."""
+    long_line = " ".join(str(i) for i in range(5001))  # user 0, then 5,000 items
+    path = _write(tmp_path / "train.txt", [long_line, "7 1 2"])
+    lists = {r["user_id"]: r["item_ids"] for r in offline.read_id_lists(spark, path).collect()}
+    assert lists[0] == list(range(1, 5001)) and lists[7] == [1, 2]
+    bad = _write(tmp_path / "bad.txt", ["7 1 2", long_line + " x9"])
+    with pytest.raises(InputError, match=r"bad\.txt:2: expected .* got 'x9'"):
+        offline.read_id_lists(spark, bad)
+
+
 def test_bad_arguments_fail_before_spark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_spark(cfg: object) -> None:
         raise AssertionError("Spark started")

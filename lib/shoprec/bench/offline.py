@@ -35,7 +35,7 @@ from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
@@ -53,11 +53,22 @@ DEFAULT_KS: tuple[int, ...] = (10, 20)
 ITEM_IDS = "item_ids"
 
 # One line: whitespace-separated non-negative integers (at most 18 digits, so any id
-# fits a long), or nothing. Written so that Java (rlike) and Python (re) read it alike.
-_WS = r"[ \t\f\r\x0B]"
-_ID = r"[0-9]{1,18}"
-LINE_PATTERN = rf"^{_WS}*(?:{_ID}(?:{_WS}+{_ID})*)?{_WS}*$"
-_TOKEN = re.compile(_ID)
+# fits a long), or nothing. A line is split on whitespace and each token checked on its
+# own: one pattern over the whole line with a repeated group made Java's regex engine
+# recurse once per token (java.lang.StackOverflowError on a 3,583-item line). Written
+# so that Java (split, rlike) and Python (re) read it alike.
+_WS = r"[ \t\f\r\x0B]+"
+ID_PATTERN = r"^[0-9]{1,18}$"
+_TOKEN = re.compile(ID_PATTERN)
+
+
+def _tokens(line: Column) -> Column:
+    return F.filter(F.split(line, _WS), lambda t: t != "")
+
+
+def _bad_line(line: Column) -> Column:
+    """True where the line holds anything but whitespace-separated ids."""
+    return ~F.forall(_tokens(line), lambda t: t.rlike(ID_PATTERN))
 
 
 @dataclass(frozen=True)
@@ -79,25 +90,23 @@ def _check_exists(path: str, flag: str) -> None:
 
 
 def _first_bad_line(spark: SparkSession, path: str) -> tuple[int, str] | None:
-    """The first line (1-based number, text) not matching :data:`LINE_PATTERN`, if any."""
-    pattern = re.compile(LINE_PATTERN)
+    """The first bad line's 1-based number and its first bad token, if any."""
+    ws, ident = re.compile(_WS), _TOKEN  # the lambda carries them: executors import nothing
+
+    def bad_token(line: str) -> str | None:
+        return next((t for t in ws.split(line) if t and not ident.match(t)), None)
+
     hits = (
         spark.sparkContext.textFile(path)
         .zipWithIndex()
-        .filter(lambda pair: pattern.search(pair[0]) is None)
+        .map(lambda pair: (pair[1], bad_token(pair[0])))
+        .filter(lambda pair: pair[1] is not None)
         .take(1)
     )
     if not hits:
         return None
-    line, index = hits[0]
-    return index + 1, line
-
-
-def _bad_token(line: str) -> str:
-    for token in re.split(_WS + "+", line):
-        if token and not _TOKEN.fullmatch(token):
-            return token
-    return line
+    index, token = hits[0]
+    return index + 1, str(token)
 
 
 def read_id_lists(spark: SparkSession, path: str, *, flag: str = "--train") -> DataFrame:
@@ -112,17 +121,15 @@ def read_id_lists(spark: SparkSession, path: str, *, flag: str = "--train") -> D
         lines = spark.read.text(path)
     except AnalysisException as err:
         raise InputError(f"{flag} {path}: cannot read ({str(err).splitlines()[0]})") from err
-    if lines.where(~F.col("value").rlike(LINE_PATTERN)).limit(1).count():
+    if lines.where(_bad_line(F.col("value"))).limit(1).count():
         bad = _first_bad_line(spark, path)
         where = f"{path}:{bad[0]}" if bad else path
-        token = f" {_bad_token(bad[1])!r}" if bad else ""
+        token = f" {bad[1]!r}" if bad else " a malformed line"
         raise InputError(
-            f"{flag} {where}: expected whitespace-separated non-negative integer ids, "
-            f"got{token or ' a malformed line'}"
+            f"{flag} {where}: expected whitespace-separated non-negative integer ids, got{token}"
         )
-    tokens = F.filter(F.split(F.col("value"), _WS + "+"), lambda t: t != "")
     return (
-        lines.select(tokens.alias("_t"))
+        lines.select(_tokens(F.col("value")).alias("_t"))
         .where(F.size("_t") >= 1)
         .select(
             F.element_at("_t", 1).cast("long").alias(S.USER_ID),
