@@ -123,3 +123,17 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
         main(["recs", "--user", "u1", "--bogus"])
     assert exit_.value.code == 2
     assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_a_dead_spark_jvm_is_one_line_not_an_internal_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the JVM dies (a StackOverflowError, the OOM killer), py4j's socket is refused."""
+    import shoprec.cli
+
+    def jvm_gone(args: object) -> int:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(shoprec.cli, "cmd_status", jvm_gone)
+    assert main(["status", "--conf", str(conf_file(tmp_path)), "--date", "2026-11-01"]) == 2
+    assert "Spark driver JVM stopped answering" in one_line_error(capsys)

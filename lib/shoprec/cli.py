@@ -417,12 +417,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What Python sees when Spark's JVM has died under it: the socket to it is gone.
+_JVM_GONE = ("Py4JNetworkError", "ConnectionRefusedError", "ConnectionResetError")
+
+
 def _spark_error_line(err: BaseException) -> str | None:
-    """One line for Spark's own errors about input (a missing path, a bad file)."""
+    """One line for Spark's own errors about input (a missing path, a bad file), and
+    for a Spark JVM that died (its own output, above this line, says why)."""
     name = type(err).__name__
     if name in ("AnalysisException", "IllegalArgumentException", "PySparkException"):
         first = (str(err).strip().splitlines() or [name])[0]
         return f"spark: {first[:300]}"
+    if name in _JVM_GONE or "Answer from Java side is empty" in str(err):
+        return (
+            "spark: the Spark driver JVM stopped answering (it crashed or was killed); "
+            "its last output above says why, e.g. java.lang.OutOfMemoryError or "
+            "java.lang.StackOverflowError"
+        )
     return None
 
 
