@@ -42,6 +42,23 @@ def test_topk_rows_matches_full_sort_on_random_scores() -> None:
     assert np.array_equal(rows.reshape(50, 7), np.repeat(np.arange(50)[:, None], 7, axis=1))
 
 
+def test_topk_rows_with_many_ties_and_masked_items_matches_a_stable_sort() -> None:
+    """Scores from a few values: ties across the k-th place in most rows."""
+    rng = np.random.default_rng(1)
+    s = rng.integers(0, 4, size=(200, 60)).astype(np.float32)
+    s[rng.random(s.shape) < 0.3] = -np.inf
+    s[0] = -np.inf  # a row with nothing to recommend
+    s[1, 5:] = -np.inf  # a row with fewer finite scores than k
+    k = 10
+    rows, cols, vals, ranks = scoring.topk_rows(s, k)
+    for r in range(len(s)):
+        order = np.argsort(-s[r], kind="stable")  # by score, then by column
+        want = [c for c in order if np.isfinite(s[r, c])][:k]
+        assert cols[rows == r].tolist() == want, r
+        assert ranks[rows == r].tolist() == list(range(1, len(want) + 1))
+        assert np.array_equal(vals[rows == r], s[r, want])
+
+
 def test_block_sizes() -> None:
     assert scoring.block_rows(1024, 10_000_000, 1 << 25) == 3
     assert scoring.block_rows(8, 10) == 8

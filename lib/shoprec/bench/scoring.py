@@ -10,7 +10,7 @@ histories as :func:`~shoprec.models.scoring.user_histories` rows, item factors b
 as a :class:`~shoprec.models.als.FactorSide`) and go through the same calls its
 ``recommend`` makes: :func:`~shoprec.models.scoring.scoring_input`, then
 :func:`~shoprec.models.scoring.score_users` with the ALS score function (block ``U_b Yᵀ``
-in ``mapInPandas``, seen items masked, top ``k`` by ``argpartition``, rows out).
+in ``mapInPandas``, seen items masked, top ``k`` by ``torch.topk``, rows out).
 
 * baseline: ``U_b Yᵀ`` for every block of users in numpy on the driver, no masking and
   no top-k: the arithmetic the scoring cannot avoid.
