@@ -1,8 +1,9 @@
 """The recommendation half of the nightly pipeline, end to end on a small synthetic shop.
 
-Four nights: the first two have too little history to train (popularity is served),
-the last two tune, evaluate and serve the selected model. The notebooks under
-notebooks/ run here too, against the lake these nights build (one lake, one worker).
+Four nights (the ``nights`` fixture of tests/conftest.py): too little history to train
+on the first two (popularity is served), then two that tune, evaluate and serve the
+selected model, the classical ones first and every model on the last. The notebooks
+under notebooks/ run here too, against the lake these nights build (one lake, one worker).
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def test_champion_gate_and_registry(lake: Lake, conf: Settings, tmp_path: Path) 
         .orderBy("run_date")
         .collect()
     )
-    # Nights 3 and 4 train: the first promotes (no champion yet), the second compares.
+    # Nights 3 and 4 train: the first promotes (no champion yet), the second compares
+    # every model with the champion the classical models gave.
     assert [r["run_date"] for r in gate] == DAYS[2:]
     assert gate[0]["promoted"] == 1.0 and gate[0]["champion_ndcg@20"] is None
     last = gate[1]
