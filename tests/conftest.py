@@ -14,7 +14,8 @@ from pyspark.sql import SparkSession
 from shoprec.config import BASELINE_MODELS, Settings, SparkConfig
 from shoprec.lake import Lake
 from shoprec.spark import build_spark
-from shoprec.stages.nightly import NightReport, run_nightly, run_stage
+from shoprec.stages.context import RunContext
+from shoprec.stages.nightly import NightReport, run_nightly, stage_function
 from shoprec.stages.runs import new_run_id
 from shoprec.synthetic import ShopSpec, as_source, generate_shop
 from tests.servers import S3, mlflow_server, s3_server
@@ -140,14 +141,8 @@ def nights(s3_spark: SparkSession, nights_conf: Settings) -> list[NightReport]:
     """
     first, backfill, classical, full = NIGHTS
     reports = [run_nightly(s3_spark, nights_conf, first)]
-    run_id = new_run_id(backfill)
-    reports.append(
-        NightReport(
-            backfill,
-            run_id,
-            [run_stage(s3_spark, nights_conf, s, backfill, run_id) for s in BACKFILL],
-        )
-    )
+    ctx = RunContext.create(s3_spark, nights_conf, backfill, new_run_id(backfill))
+    reports.append(NightReport(backfill, ctx.run_id, [stage_function(s)(ctx) for s in BACKFILL]))
     only_classical = nights_conf.with_overrides({"models": {"enabled": list(BASELINE_MODELS)}})
     reports.append(run_nightly(s3_spark, only_classical, classical))
     reports.append(run_nightly(s3_spark, nights_conf, full))

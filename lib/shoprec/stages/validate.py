@@ -120,7 +120,7 @@ class CleanDay:
     events: DataFrame
     quarantine: DataFrame
     received_events: int
-    accepted_events: int  # rows of events
+    accepted_events: int  # rows of ``events`` (the silver candidates)
     duplicate_events: int
     quarantined_events: int
     received_items: int
