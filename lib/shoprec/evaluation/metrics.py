@@ -244,30 +244,103 @@ def catalog_coverage(recs: DataFrame, catalog_items: DataFrame, k: int) -> float
     return _coverage(_valid_recs(recs), catalog_items, _check_ks([k]))[k]  # duplicates harmless
 
 
-def _diversity(
-    recs: DataFrame, item_categories: DataFrame, ks: Sequence[int], category_col: str
-) -> dict[int, float]:
-    # One category per item (the smallest, if the input has several).
-    cats = (
-        item_categories.where(F.col(category_col).isNotNull())
-        .groupBy(S.ITEM_ID)
-        .agg(F.min(category_col).alias("_cat"))
-    )
-    top = recs.where(F.col(S.RANK) <= max(ks)).join(cats, S.ITEM_ID)
+def _list_metrics(
+    recs: DataFrame,
+    ks: Sequence[int],
+    *,
+    item_categories: DataFrame | None = None,
+    category_col: str = S.CATEGORY,
+    item_popularity: DataFrame | None = None,
+    n_users_total: int | None = None,
+    with_bias: bool = True,
+) -> dict[str, float]:
+    """What each user's top k is made of, in one query: ``diversity@k`` (with
+    ``item_categories``), ``popularity_bias@k`` (with ``item_popularity`` and ``with_bias``)
+    and ``novelty@k`` (with ``item_popularity`` and ``n_users_total``).
+
+    Every top-k row is tagged with its item's category and popularity values (broadcast
+    joins of small per-item tables), counted per (user, category), then per user: the
+    category counts give the same-category pairs, the other sums the per-user means.
+    """
+    top = recs.where(F.col(S.RANK) <= max(ks)).select(S.USER_ID, S.ITEM_ID, S.RANK)
+    if item_categories is not None:
+        # One category per item (the smallest, if the input has several).
+        cats = (
+            item_categories.where(F.col(category_col).isNotNull())
+            .groupBy(S.ITEM_ID)
+            .agg(F.min(category_col).alias("_cat"))
+        )
+        top = top.join(cats, S.ITEM_ID, "left")
+    else:
+        top = top.withColumn("_cat", F.lit(None).cast("string"))
+    values: dict[str, Column] = {}  # per-item values averaged over each user's top k
+    if item_popularity is not None:
+        pop = item_popularity.groupBy(S.ITEM_ID).agg(F.max(N_USERS).cast("double").alias("_pop"))
+        if with_bias:
+            # Mid-rank percentile of each popularity value among catalog items:
+            # (items strictly less popular + half the items equally popular) / items.
+            # The window runs over distinct popularity values only (few rows).
+            by_value = pop.groupBy("_pop").agg(F.count("*").alias("_eq"))
+            below = Window.orderBy("_pop").rowsBetween(Window.unboundedPreceding, -1)
+            everything = Window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+            by_value = by_value.select(
+                "_pop",
+                (
+                    (F.coalesce(F.sum("_eq").over(below), F.lit(0)) + 0.5 * F.col("_eq"))
+                    / F.sum("_eq").over(everything)
+                ).alias("_pct"),
+            )
+            pop = pop.join(F.broadcast(by_value), "_pop", "left")
+            values["_pb"] = F.coalesce(F.col("_pct"), F.lit(0.0))
+        if n_users_total is not None:
+            if n_users_total < 1:
+                raise ValueError(f"n_users_total must be >= 1, got {n_users_total}")
+            p = F.greatest(F.coalesce(F.col("_pop"), F.lit(0.0)), F.lit(1.0)) / n_users_total
+            values["_nov"] = -F.log2(p)
+        top = top.join(pop, S.ITEM_ID, "left")
+    top = top.select(S.USER_ID, S.RANK, "_cat", *[c.alias(name) for name, c in values.items()])
+
     per_cat = top.groupBy(S.USER_ID, "_cat").agg(
-        *[_count_if(F.col(S.RANK) <= k).alias(f"_c{k}") for k in ks]
+        *[_count_if(F.col(S.RANK) <= k).alias(f"_c{k}") for k in ks],
+        *[
+            F.sum(F.when(F.col(S.RANK) <= k, F.col(name))).alias(f"{name}{k}")
+            for k in ks
+            for name in values
+        ],
     )
+    categorised = F.col("_cat").isNotNull()
     per_user = per_cat.groupBy(S.USER_ID).agg(
         *[F.sum(f"_c{k}").alias(f"_n{k}") for k in ks],
-        *[F.sum(F.col(f"_c{k}") * (F.col(f"_c{k}") - 1) / 2).alias(f"_same{k}") for k in ks],
+        *[F.sum(F.when(categorised, F.col(f"_c{k}"))).alias(f"_dn{k}") for k in ks],
+        *[
+            F.sum(F.when(categorised, F.col(f"_c{k}") * (F.col(f"_c{k}") - 1) / 2)).alias(
+                f"_same{k}"
+            )
+            for k in ks
+        ],
+        *[F.sum(f"{name}{k}").alias(f"{name}{k}") for k in ks for name in values],
     )
-    divs = []
+    means: list[Column] = []
     for k in ks:
-        n = F.col(f"_n{k}")
-        pairs = n * (n - 1) / 2
-        divs.append(F.avg(F.when(n >= 2, 1.0 - F.col(f"_same{k}") / pairs)).alias(f"_d{k}"))
-    row = _first(per_user.agg(*divs))
-    return {k: _f(row.get(f"_d{k}")) for k in ks}
+        n, dn = F.col(f"_n{k}"), F.col(f"_dn{k}")
+        if item_categories is not None:  # users with 2+ categorised items in their top k
+            same_share = F.col(f"_same{k}") / (dn * (dn - 1) / 2)
+            means.append(F.avg(F.when(dn >= 2, 1.0 - same_share)).alias(f"_d{k}"))
+        means += [
+            F.avg(F.when(n > 0, F.col(f"{name}{k}") / n)).alias(f"{name}{k}") for name in values
+        ]
+    if not means:
+        return {}
+    row = _first(per_user.agg(*means))
+    out: dict[str, float] = {}
+    for k in ks:
+        if item_categories is not None:
+            out[f"diversity@{k}"] = _f(row.get(f"_d{k}"))
+        if "_nov" in values:
+            out[f"novelty@{k}"] = _f(row.get(f"_nov{k}"))
+        if "_pb" in values:
+            out[f"popularity_bias@{k}"] = _f(row.get(f"_pb{k}"))
+    return out
 
 
 def intra_list_diversity(
@@ -278,65 +351,11 @@ def intra_list_diversity(
     Items without a category are left out; users with fewer than 2 categorised items in
     their top k are left out of the mean (NaN if no user qualifies).
     """
-    return _diversity(_clean_recs(recs), item_categories, _check_ks([k]), category_col)[k]
-
-
-def _popularity(
-    recs: DataFrame,
-    item_popularity: DataFrame,
-    ks: Sequence[int],
-    n_users_total: int | None,
-    with_bias: bool = True,
-) -> dict[str, float]:
-    """``novelty@k`` (if ``n_users_total``) and ``popularity_bias@k`` (if ``with_bias``)."""
-    pop = item_popularity.groupBy(S.ITEM_ID).agg(F.max(N_USERS).cast("double").alias("_pop"))
-    cols: dict[str, Column] = {}
-    if with_bias:
-        # Mid-rank percentile of each popularity value among catalog items:
-        # (items strictly less popular + half the items equally popular) / items.
-        # The window runs over distinct popularity values only (few rows).
-        by_value = pop.groupBy("_pop").agg(F.count("*").alias("_eq"))
-        below = Window.orderBy("_pop").rowsBetween(Window.unboundedPreceding, -1)
-        everything = Window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-        by_value = by_value.select(
-            "_pop",
-            (
-                (F.coalesce(F.sum("_eq").over(below), F.lit(0)) + 0.5 * F.col("_eq"))
-                / F.sum("_eq").over(everything)
-            ).alias("_pct"),
-        )
-        pop = pop.join(F.broadcast(by_value), "_pop", "left")
-        cols |= {"_pb": F.coalesce(F.col("_pct"), F.lit(0.0))}
-    if n_users_total is not None:
-        if n_users_total < 1:
-            raise ValueError(f"n_users_total must be >= 1, got {n_users_total}")
-        p = F.greatest(F.coalesce(F.col("_pop"), F.lit(0.0)), F.lit(1.0)) / float(n_users_total)
-        cols |= {"_nov": -F.log2(p)}
-    if not cols:
-        return {}
-    top = recs.where(F.col(S.RANK) <= max(ks)).join(pop, S.ITEM_ID, "left")
-    top = top.select(S.USER_ID, S.RANK, *[c.alias(name) for name, c in cols.items()])
-    sums = []
-    for k in ks:
-        in_k = F.col(S.RANK) <= k
-        sums.append(_count_if(in_k).alias(f"_n{k}"))
-        sums += [F.sum(F.when(in_k, F.col(name))).alias(f"{name}{k}") for name in cols]
-    per_user = top.groupBy(S.USER_ID).agg(*sums)
-    means = [
-        F.avg(F.when(F.col(f"_n{k}") > 0, F.col(f"{name}{k}") / F.col(f"_n{k}"))).alias(
-            f"{name}{k}"
-        )
-        for k in ks
-        for name in cols
-    ]
-    row = _first(per_user.agg(*means))
-    out: dict[str, float] = {}
-    for k in ks:
-        if "_nov" in cols:
-            out[f"novelty@{k}"] = _f(row.get(f"_nov{k}"))
-        if "_pb" in cols:
-            out[f"popularity_bias@{k}"] = _f(row.get(f"_pb{k}"))
-    return out
+    ks = _check_ks([k])
+    out = _list_metrics(
+        _clean_recs(recs), ks, item_categories=item_categories, category_col=category_col
+    )
+    return out[f"diversity@{k}"]
 
 
 def novelty(recs: DataFrame, item_popularity: DataFrame, n_users_total: int, k: int) -> float:
@@ -345,8 +364,14 @@ def novelty(recs: DataFrame, item_popularity: DataFrame, n_users_total: int, k: 
     p(i) = ``n_users`` of i / ``n_users_total``; an item absent from ``item_popularity``
     (or with 0 users) counts as having one user, the most novel.
     """
-    ks = _check_ks([k])
-    return _popularity(_clean_recs(recs), item_popularity, ks, n_users_total, False)[f"novelty@{k}"]
+    out = _list_metrics(
+        _clean_recs(recs),
+        _check_ks([k]),
+        item_popularity=item_popularity,
+        n_users_total=n_users_total,
+        with_bias=False,
+    )
+    return out[f"novelty@{k}"]
 
 
 def popularity_bias(recs: DataFrame, item_popularity: DataFrame, k: int) -> float:
@@ -357,11 +382,52 @@ def popularity_bias(recs: DataFrame, item_popularity: DataFrame, k: int) -> floa
     0.5 is what recommending catalog items at random gives; near 1 means only the most
     popular items. Items absent from ``item_popularity`` count as 0.
     """
-    ks = _check_ks([k])
-    return _popularity(_clean_recs(recs), item_popularity, ks, None)[f"popularity_bias@{k}"]
+    out = _list_metrics(_clean_recs(recs), _check_ks([k]), item_popularity=item_popularity)
+    return out[f"popularity_bias@{k}"]
 
 
 # ------------------------------------------------------------------ all at once
+def beyond_accuracy(
+    truth: DataFrame,
+    recs: DataFrame,
+    *,
+    ks: Sequence[int] = (10, 20),
+    catalog: DataFrame | None = None,
+    item_categories: DataFrame | None = None,
+    item_popularity: DataFrame | None = None,
+    n_users_total: int | None = None,
+    category_col: str = S.CATEGORY,
+) -> dict[str, float]:
+    """The beyond-accuracy metrics of :func:`evaluate`, over the recs of users in ``truth``.
+
+    Two Spark queries at most: coverage (per catalog item), and what the lists are made
+    of (diversity, novelty, popularity bias, per user). The cleaned recs are cached for
+    the call's duration.
+    """
+    ks = _check_ks(ks)
+    if catalog is None and item_categories is None and item_popularity is None:
+        return {}
+    users = truth.select(S.USER_ID).where(F.col(S.USER_ID).isNotNull()).distinct()
+    # semi-join first: its partitioning by user also serves the dedup by (user, item)
+    prepared = _clean_recs(recs.join(users, S.USER_ID, "left_semi"))
+    prepared.persist(StorageLevel.MEMORY_AND_DISK)
+    out: dict[str, float] = {}
+    try:
+        if catalog is not None:
+            out |= {f"coverage@{k}": v for k, v in _coverage(prepared, catalog, ks).items()}
+        out |= _list_metrics(
+            prepared,
+            ks,
+            item_categories=item_categories,
+            category_col=category_col,
+            item_popularity=item_popularity,
+            n_users_total=n_users_total,
+        )
+    finally:
+        prepared.unpersist()
+    return out
+
+
 def evaluate(
     truth: DataFrame,
     recs: DataFrame,
@@ -373,32 +439,25 @@ def evaluate(
     n_users_total: int | None = None,
     category_col: str = S.CATEGORY,
 ) -> dict[str, float]:
-    """Every metric at every k in one Spark job per metric family; values as documented above.
+    """Every metric at every k, in at most three Spark queries; values as documented above.
 
     Keys: ``n_users``, ``mrr`` and per k ``recall@k``, ``precision@k``, ``ndcg@k``,
     ``map@k``, ``hit_rate@k``, ``mrr@k``; with ``catalog`` ``coverage@k``; with
     ``item_categories`` ``diversity@k``; with ``item_popularity`` ``popularity_bias@k``
     and, with ``n_users_total`` too, ``novelty@k``. Beyond-accuracy metrics use only the
-    recs of users in ``truth``. The cleaned recs are cached for the call's duration.
+    recs of users in ``truth`` (:func:`beyond_accuracy`).
     """
     ks = _check_ks(ks)
-    users = truth.select(S.USER_ID).where(F.col(S.USER_ID).isNotNull()).distinct()
-    # semi-join first: its partitioning by user also serves the dedup by (user, item)
-    prepared = _clean_recs(recs.join(users, S.USER_ID, "left_semi"))
-    prepared.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        out = _accuracy(truth, prepared, ks)
-        if catalog is not None:
-            for k, v in _coverage(prepared, catalog, ks).items():
-                out[f"coverage@{k}"] = v
-        if item_categories is not None:
-            for k, v in _diversity(prepared, item_categories, ks, category_col).items():
-                out[f"diversity@{k}"] = v
-        if item_popularity is not None:
-            out |= _popularity(prepared, item_popularity, ks, n_users_total)
-    finally:
-        prepared.unpersist()
-    return out
+    return _accuracy(truth, recs, ks) | beyond_accuracy(
+        truth,
+        recs,
+        ks=ks,
+        catalog=catalog,
+        item_categories=item_categories,
+        item_popularity=item_popularity,
+        n_users_total=n_users_total,
+        category_col=category_col,
+    )
 
 
 # ------------------------------------------------------------------ reporting

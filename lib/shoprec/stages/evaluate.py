@@ -23,8 +23,13 @@ from pyspark.sql import functions as F
 from shoprec import schemas as S
 from shoprec.errors import InputError
 from shoprec.evaluation.gate import GateDecision, decide, gate_rows
-from shoprec.evaluation.metrics import accuracy_by_segment, format_table, metrics_rows
-from shoprec.evaluation.metrics import evaluate as evaluate_metrics
+from shoprec.evaluation.metrics import (
+    N_USERS,
+    accuracy_by_segment,
+    beyond_accuracy,
+    format_table,
+    metrics_rows,
+)
 from shoprec.evaluation.split import (
     ALL,
     RELEVANT_EVENTS,
@@ -51,16 +56,25 @@ Metrics = dict[str, float]
 
 @dataclass(frozen=True)
 class Holdout:
-    """What every model is measured on: tonight's test truth and what the metrics need."""
+    """What every model is measured on: tonight's test truth and what the metrics need.
+
+    Everything but ``split`` is cached: each model's metrics read these frames, and
+    recomputing them from the events per model would cost more than the metrics.
+    """
 
     split: Split  # events before the test window, events in it
-    truth: DataFrame  # user_id, item_id: the relevant new pairs of the test window (cached)
-    id_map: DataFrame  # gold.id_map (cached)
+    truth: DataFrame  # user_id, item_id: the relevant new pairs of the test window
+    segments: dict[str, DataFrame]  # the truth per segment (segment_truth), ALL included
+    id_map: DataFrame  # gold.id_map
     users_idx: DataFrame  # user_idx of the test users the map knows
-    catalog: DataFrame  # item_id of the run date's catalog
-    categories: DataFrame  # item_id, category
+    items: DataFrame  # item_id, category: the run date's catalog
     popularity: DataFrame  # item_id, n_users before the test window
     n_users: int  # users before the test window
+
+    def release(self) -> None:
+        frames = (self.truth, *self.segments.values(), self.id_map, self.users_idx, self.items)
+        for df in (*frames, self.popularity):
+            df.unpersist()
 
 
 def _read_holdout(lake: Lake, day: dt.date, w: Windows, lookback_days: int) -> Holdout:
@@ -68,47 +82,55 @@ def _read_holdout(lake: Lake, day: dt.date, w: Windows, lookback_days: int) -> H
     events = events_up_to(lake, day, lookback_days)
     before_test = events.where(F.col(S.EVENT_TS) < F.lit(w.test_start))
     test = events.where(F.col(S.EVENT_TS) >= F.lit(w.test_start))
+    split = Split(train=before_test, test=test)
     truth = truth_from_test(test, train=before_test, event_types=RELEVANT_EVENTS).cache()
+    segments = {
+        name: t if name == ALL else t.cache() for name, t in segment_truth(truth, split).items()
+    }
     id_map = lake.read("gold.id_map").cache()
-    items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day))
+    items = (
+        lake.read("gold.item_features")
+        .where(F.col(S.AS_OF_DATE) == F.lit(day))
+        .select(S.ITEM_ID, F.col("category_l1").alias(S.CATEGORY))
+        .cache()
+    )
+    users_idx = to_idx(truth.withColumn(S.WEIGHT, F.lit(1.0)), id_map)
     return Holdout(
-        split=Split(train=before_test, test=test),
+        split=split,
         truth=truth,
+        segments=segments,
         id_map=id_map,
-        users_idx=to_idx(truth.withColumn(S.WEIGHT, F.lit(1.0)), id_map)
-        .select(S.USER_IDX)
-        .distinct(),
-        catalog=items.select(S.ITEM_ID),
-        categories=items.select(S.ITEM_ID, F.col("category_l1").alias(S.CATEGORY)),
-        popularity=before_test.groupBy(S.ITEM_ID).agg(F.countDistinct(S.USER_ID).alias("n_users")),
+        users_idx=users_idx.select(S.USER_IDX).distinct().cache(),
+        items=items,
+        popularity=before_test.groupBy(S.ITEM_ID)
+        .agg(F.countDistinct(S.USER_ID).alias("n_users"))
+        .cache(),
         n_users=before_test.select(S.USER_ID).distinct().count(),
     )
 
 
-def _test_metrics(
-    model: Recommender, data: Holdout, ks: tuple[int, ...], **beyond: Any
-) -> tuple[Metrics, DataFrame]:
-    """``model``'s metrics on the test truth, and its (cached) recommendations."""
-    recs = from_idx(model.recommend(data.users_idx, max(ks)), data.id_map).cache()
-    return evaluate_metrics(data.truth, recs, ks=ks, **beyond), recs
+def _recs(model: Recommender, data: Holdout, k: int) -> DataFrame:
+    """``model``'s top ``k`` for the test users, by shop ids (cached: every metric reads it)."""
+    return from_idx(model.recommend(data.users_idx, k), data.id_map).cache()
 
 
 def _measure(model: Recommender, data: Holdout, ks: tuple[int, ...]) -> dict[str, Metrics]:
     """Every metric of ``model`` per segment: all test users and items, then each segment.
 
-    Users and items unseen in training are reported apart (accuracy only).
+    Accuracy for every segment in one query; beyond-accuracy for all test users only.
+    Users and items unseen in training are the segments reported apart.
     """
-    values, recs = _test_metrics(
-        model,
-        data,
-        ks,
-        catalog=data.catalog,
-        item_categories=data.categories,
+    recs = _recs(model, data, max(ks))
+    per_segment = accuracy_by_segment(data.segments, recs, ks=ks)
+    per_segment[ALL] |= beyond_accuracy(
+        data.truth,
+        recs,
+        ks=ks,
+        catalog=data.items,
+        item_categories=data.items,
         item_popularity=data.popularity,
         n_users_total=data.n_users,
     )
-    segments = {s: t for s, t in segment_truth(data.truth, data.split).items() if s != ALL}
-    per_segment = {ALL: values, **accuracy_by_segment(segments, recs, ks=ks)}
     recs.unpersist()
     return per_segment
 
@@ -209,10 +231,11 @@ def _champion_on_split(
     model = build_model(name, champion.params, seed=seed, workdir=workdir, cache_dir=cache_dir).fit(
         fit, n_items=n_items(data.id_map)
     )
-    values, recs = _test_metrics(model, data, ks)
+    recs = _recs(model, data, max(ks))
+    value = accuracy_by_segment({ALL: data.truth}, recs, ks=ks)[ALL][gate]
     model.release()
     recs.unpersist()
-    return float(values[gate])
+    return float(value)
 
 
 def _selection(
@@ -353,7 +376,7 @@ def evaluate(ctx: RunContext) -> StageReport:
         handoff.write_selected(lake, day, selected)
         report.counts = {
             "models": len(results),
-            "test_users": int(data.truth.select(S.USER_ID).distinct().count()),
+            "test_users": int(results[best][N_USERS]),
         }
         report.validations.append(
             {
@@ -371,6 +394,5 @@ def evaluate(ctx: RunContext) -> StageReport:
         rec.rows_out = len(results)
         rec.model_version = f"{selected['model']}@v{selected['version']}"
         rec.message = decision.summary()
-        data.truth.unpersist()
-        data.id_map.unpersist()
+        data.release()
     return report
