@@ -63,7 +63,6 @@ class Holdout:
     """
 
     split: Split  # events before the test window, events in it
-    truth: DataFrame  # user_id, item_id: the relevant new pairs of the test window
     segments: dict[str, DataFrame]  # the truth per segment (segment_truth), ALL included
     id_map: DataFrame  # gold.id_map
     users_idx: DataFrame  # user_idx of the test users the map knows
@@ -71,8 +70,13 @@ class Holdout:
     popularity: DataFrame  # item_id, n_users before the test window
     n_users: int  # users before the test window
 
+    @property
+    def truth(self) -> DataFrame:
+        """user_id, item_id: the relevant new pairs of the test window."""
+        return self.segments[ALL]
+
     def release(self) -> None:
-        frames = (self.truth, *self.segments.values(), self.id_map, self.users_idx, self.items)
+        frames = (*self.segments.values(), self.id_map, self.users_idx, self.items)
         for df in (*frames, self.popularity):
             df.unpersist()
 
@@ -97,7 +101,6 @@ def _read_holdout(lake: Lake, day: dt.date, w: Windows, lookback_days: int) -> H
     users_idx = to_idx(truth.withColumn(S.WEIGHT, F.lit(1.0)), id_map)
     return Holdout(
         split=split,
-        truth=truth,
         segments=segments,
         id_map=id_map,
         users_idx=users_idx.select(S.USER_IDX).distinct().cache(),
