@@ -26,10 +26,15 @@ TEST_KEY = "test-pseudonymization-key-0123456789"
 # Compiling every plan to Java (whole-stage code generation, then Janino) is a quarter of
 # the driver JVM's CPU over a night of the test shop, and the compiled code never runs
 # long enough to pay it back (night 1 of the nights fixture, alone: 140-159 s -> 120 s).
+# Adaptive execution runs each shuffle stage as a job of its own and re-optimizes the
+# rest of the plan after it; on a few hundred rows there is nothing to adapt to, and the
+# extra jobs and planning were 10-17% of a night (3 local nights of the cluster test's
+# shop with search: 322 s -> 284 s wall, jobs per night 651 -> 368).
 # A real night keeps Spark's defaults; the demo and README's commands do not use this.
 TINY_DATA_SPARK = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.adaptive.enabled": "false",
 }
 
 
