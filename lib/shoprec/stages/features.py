@@ -34,8 +34,11 @@ def features(ctx: RunContext) -> StageReport:
         pairs = interactions(
             events, as_of=day, weights=f.event_weights, half_life_days=f.half_life_days
         ).cache()
-        new_ids = new_id_rows(lake.read("gold.id_map"), pairs, as_of=day)
-        if new_ids.take(1):
+        # Computed once: checking for new ids and appending them would each run the
+        # numbering again. A checkpoint, not a cache: a lost cache would be recomputed
+        # from the id map this append has just changed, and hand out no ids.
+        new_ids = new_id_rows(lake.read("gold.id_map"), pairs, as_of=day).localCheckpoint()
+        if new_ids.count():
             lake.append(new_ids, "gold.id_map")
         id_map = lake.read("gold.id_map")
         items = item_features(

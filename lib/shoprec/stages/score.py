@@ -50,7 +50,10 @@ def score(ctx: RunContext) -> StageReport:
         id_map = lake.read("gold.id_map").cache()
         items = lake.read("gold.item_features").where(F.col(S.AS_OF_DATE) == F.lit(day)).cache()
         events = events_up_to(lake, day, st.features.lookback_days)
-        purchased = events.where(F.col(S.EVENT_TYPE) == S.PURCHASE).select(S.USER_ID, S.ITEM_ID)
+        # read by the filters and by the top-up: one scan of the look-back window
+        purchased = (
+            events.where(F.col(S.EVENT_TYPE) == S.PURCHASE).select(S.USER_ID, S.ITEM_ID).cache()
+        )
         recent = (
             lake.read("gold.user_sequences")
             .where(F.col(S.AS_OF_DATE) == F.lit(day))
@@ -149,6 +152,6 @@ def score(ctx: RunContext) -> StageReport:
         model.release()
         rec.rows_out = report.tables["gold.user_recommendations (staged)"]
         rec.model_version = f"{name}@{version}"
-        for df in (id_map, items, fit, ranked, personal):
+        for df in (id_map, items, purchased, fit, ranked, personal):
             df.unpersist()
     return report

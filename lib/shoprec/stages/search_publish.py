@@ -2,9 +2,11 @@
 
 The head queries of the last search.window_days days are ranked by the ranker
 search_train kept (else by BM25, with the reason in the run record); autocomplete
-suggestions come from the same counts. Both are staged, the served model is saved
-for the live ``shoprec search`` (:mod:`shoprec.stages.handoff`), then the two serving
-tables are replaced, one commit each.
+suggestions come from the same counts. Click-through rates use the examination by
+position that search_train estimated (estimated here when nothing was trained). Both
+lists are staged, the served model is saved for the live ``shoprec search``
+(:mod:`shoprec.stages.handoff`), then the two serving tables are replaced, one commit
+each.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ def search_publish(ctx: RunContext) -> StageReport:
         if trained is None:
             raise InputError(f"search_publish: nothing trained for {day}; run search_train first")
         model = trained["model"] if trained.get("accepted") else None
+        # Examination by position is a property of the result page: the estimate the
+        # ranker was tested with serves too (else, before any training, it is made here).
+        propensity = {int(k): float(v) for k, v in (trained.get("propensity") or {}).items()}
         index = read_index(lake, day)
         events = events_up_to(lake, day, f.lookback_days).cache()
         rows = searches(events).cache()
@@ -58,6 +63,7 @@ def search_publish(ctx: RunContext) -> StageReport:
             ),
             as_of=day,
             cfg=cfg,
+            propensity=propensity or None,
             rewrites=rewrites,  # the index stage's, as the live search reads them
             categories=categories,
         )

@@ -214,6 +214,8 @@ def search_train(ctx: RunContext) -> StageReport:
                 "version": version,
                 "metrics": results,
                 "importance": feature_importance(model),
+                # the examination model the ranker was tested with, which publish reuses
+                "propensity": {str(k): v for k, v in at_test.propensity.items()},
                 "train_searches": int(frame[GROUP].nunique()),
             },
         )
