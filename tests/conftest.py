@@ -154,11 +154,28 @@ def nights(s3_spark: SparkSession, nights_conf: Settings) -> list[NightReport]:
     return reports
 
 
-# The two longest files (each a whole pipeline against real servers) start first, one on
-# each xdist worker (--dist loadfile hands files out in collection order); the rest fill
-# in around them instead of leaving one worker with a long tail at the end.
-HEAVIEST = ("tests/cluster/test_on_cluster.py", "tests/stages/test_nightly.py")
+# Longest files first (the longest-processing-time rule for two workers): the two whole
+# pipelines against real servers start at once, one on each xdist worker, the next
+# longest follow, and the many short files fill in at the end instead of one long file
+# starting late and leaving a worker idle. Seconds per file in a full run (f97a07e..):
+# nightly ~850, cluster ~700, search ~250, validate ~200, publish ~100, the rest < 60.
+# --dist loadfile hands files out in this order only with --no-loadscope-reorder
+# (pyproject's addopts); xdist's default reorders them by their number of tests.
+HEAVIEST = (
+    "tests/stages/test_nightly.py",
+    "tests/cluster/test_on_cluster.py",
+    "tests/stages/test_search.py",
+    "tests/stages/test_validate.py",
+    "tests/serving/test_publish.py",
+    "tests/bench/test_offline.py",
+    "tests/training/test_horovod_train.py",
+)
+
+
+def _cost_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::")[0]
+    return HEAVIEST.index(path) if path in HEAVIEST else len(HEAVIEST)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: 0 if item.nodeid.startswith(HEAVIEST) else 1)
+    items.sort(key=_cost_rank)  # stable: tests keep their order within a file
