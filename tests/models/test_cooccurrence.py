@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 
 from shoprec import schemas as S
 from shoprec.models import SIMILAR_ITEM_IDX, ItemKNN, cooccurrence
-from shoprec.models.cooccurrence import COOCCURRENCE
+from shoprec.models.cooccurrence import COOCCURRENCE, top_per_row
 
 from .conftest import TINY, TINY_ITEMS, TINY_USERS, dense, recs_by_user, users_frame
 
@@ -72,3 +73,27 @@ def test_item_knn_neighbours_scores_and_round_trip(
     loaded = ItemKNN.load(tmp_path / "knn")
     assert loaded.params() == model.params()
     assert sorted(loaded.recommend(users, 3).collect()) == sorted(recs.collect())
+
+
+def test_top_per_row_keeps_the_largest_positive_entries_and_the_lower_columns_on_ties() -> None:
+    rng = np.random.default_rng(3)
+    dense_m = rng.integers(-2, 4, size=(40, 30)).astype(np.float64)  # many ties, some <= 0
+    dense_m[5] = 0.0  # an empty row
+    rows, cols, vals = top_per_row(sp.csr_matrix(dense_m), 4)
+    got = {(int(r), int(c)): v for r, c, v in zip(rows, cols, vals, strict=True)}
+    want = {}
+    for r, row in enumerate(dense_m):
+        order = np.lexsort((np.arange(len(row)), -row))[:4]
+        want.update({(r, int(c)): row[c] for c in order if row[c] > 0})
+    assert got == want
+
+
+def test_item_knn_blocks_and_settings_give_the_same_neighbours(tiny: DataFrame) -> None:
+    """Two items per task and two settings in one pass match one setting per fit."""
+    settings = [(2, 1.0), (1, 0.0)]
+    models = [ItemKNN(k, s, block_cells=2 * TINY_ITEMS) for k, s in settings]
+    ItemKNN.fit_all(models, tiny, n_items=TINY_ITEMS)
+    x = (dense(TINY, TINY_USERS, TINY_ITEMS) > 0) * 1.0
+    for model, (k, shrink) in zip(models, settings, strict=True):
+        assert model.similarity is not None
+        assert np.allclose(model.similarity.toarray(), _expected_similarity(x, shrink, k))

@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from shoprec import schemas as S
-from shoprec.models import EASE, Popularity, Recommender
+from shoprec.models import EASE, ItemKNN, Popularity, Recommender
 from shoprec.models.tuning import grid_search, ndcg_metric, param_grid
 
 from .conftest import frame
@@ -88,3 +88,23 @@ def test_an_empty_grid_is_refused(spark: SparkSession) -> None:
         grid_search(
             [], lambda p: Popularity(), train, truth, metric_fn=ndcg_metric(2), k=2, n_items=N_ITEMS
         )
+
+
+def test_settings_that_share_a_fit_are_fitted_in_one_pass(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train, truth = _data(spark)
+    passes: list[int] = []
+    fit_all = ItemKNN.fit_all.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[ItemKNN], models: list[Recommender], *args: Any, **kw: Any) -> None:
+        passes.append(len(models))
+        fit_all(cls, models, *args, **kw)
+
+    monkeypatch.setattr(ItemKNN, "fit_all", classmethod(counted))
+    grid = [{"neighbours": 2, "shrinkage": s} for s in (0.0, 1.0, 5.0)]
+    chosen = grid_search(
+        grid, lambda p: ItemKNN(**p), train, truth, metric_fn=ndcg_metric(2), k=2, n_items=N_ITEMS
+    )
+    assert passes == [3]
+    assert [t.params for t in chosen.trials] == grid and chosen.params in grid

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -42,6 +43,8 @@ class Recommender(ABC):
     """A top-k recommender over dense ``user_idx``/``item_idx`` indices."""
 
     name: str = "recommender"
+    # True where fit_all fits several settings in one pass over the training data.
+    shares_fit: bool = False
 
     def __init__(
         self, *, block_size: int = scoring.DEFAULT_BLOCK_SIZE, partitions: int | None = None
@@ -76,6 +79,16 @@ class Recommender(ABC):
         ``exclude_seen``, the user's training items are never returned. Users the
         model does not know get no rows (the caller handles cold start).
         """
+
+    @classmethod
+    def fit_all(cls, models: Sequence[Recommender], train: DataFrame, *, n_items: int) -> None:
+        """Fit every model of ``models`` (settings of this class) on ``train``.
+
+        Classes with :attr:`shares_fit` do it in one pass; the others fit each in turn
+        (a grid search fits, scores and releases one at a time instead).
+        """
+        for model in models:
+            model.fit(train, n_items=n_items)
 
     def similar_items(self, k: int) -> DataFrame | None:
         """Top-``k`` ``item_idx, similar_item_idx, score, rank`` per item, or None."""

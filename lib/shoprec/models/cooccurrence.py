@@ -1,28 +1,34 @@
 """Item-item co-occurrence (the Gram matrix XᵀX) in Spark, and the ItemKNN recommender.
 
-How XᵀX is computed: users are grouped into history arrays, and each executor turns
-a run of users into a sparse user-item block X_b and computes X_bᵀX_b with scipy
-(C speed, no per-pair JVM rows); only the upper triangle's non-zeros leave the task,
-and Spark sums them by item pair. That is the self-join on user done as blocked
-sparse products: the shuffle carries at most one entry per item pair per block,
-rather than one row per user per pair. A block holds users up to ``block_pairs``
-summed squared history lengths, and each user's history is capped at its
-``max_user_items`` heaviest items, bounding the quadratic cost of heavy users (bots,
-resellers) on both the executors and the shuffle.
+Two ways to XᵀX, for two uses:
+
+* :func:`cooccurrence` sums XᵀX by item pair in Spark, for a model that needs the
+  whole Gram (EASE): users are grouped into history arrays, each executor turns a run
+  of users into a sparse user-item block X_b and computes X_bᵀX_b with scipy, only
+  the upper triangle's non-zeros leave the task, and Spark sums them by item pair.
+* :func:`item_neighbours` never forms the pairs: X (capped, as below) is broadcast
+  once, each task takes a block of items and computes their rows of XᵀX as one
+  sparse product, turns them into shrunk cosines and keeps each row's top-k over its
+  non-zeros only. Only ``n_items * k`` rows leave the executors, and one pass serves
+  every (neighbours, shrinkage) setting of a grid. X must fit in an executor: it is
+  about 16 bytes per non-zero (X and its transpose, float32 with int32 indices).
+
+Each user's history is capped at its ``max_user_items`` heaviest items, bounding
+the quadratic cost of heavy users (bots, resellers).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+from pyspark.sql.types import DoubleType, IntegerType, LongType, StructField, StructType
 
 from shoprec import schemas as S
 from shoprec.models import scoring
@@ -123,6 +129,121 @@ def cooccurrence(
     )
 
 
+SETTING = "setting"
+NEIGHBOURS_SCHEMA = StructType(
+    [
+        StructField(SETTING, IntegerType(), False),
+        StructField(S.ITEM_IDX, LongType(), False),
+        StructField(SIMILAR_ITEM_IDX, LongType(), False),
+        StructField(S.SCORE, DoubleType(), False),
+    ]
+)
+# Items per task x n_items bounds one block's rows of XᵀX (sparse; this many cells
+# if every item co-occurred with every other): 2**24 cells, at most ~200 MB.
+DEFAULT_BLOCK_CELLS = 1 << 24
+
+
+def history_matrix(histories: DataFrame, n_items: int) -> sp.csr_matrix:
+    """:func:`capped_histories` rows collected as X, a float32 CSR (users x items).
+
+    Row order is arbitrary (the rows of XᵀX do not depend on it).
+    """
+    pdf = scoring.collect_pandas(histories.select(S.USER_IDX, ITEM_IDXS, WEIGHTS))
+    return scoring.to_user_block(pdf, n_items, np.float32).history
+
+
+def top_per_row(m: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` largest positive entries of each row of ``m``, over its non-zeros only.
+
+    Returns (row, column, value) in row order. Ties at the cut keep the lower
+    columns, so the result depends on nothing but the row.
+    """
+    m = m.tocsr()
+    if not m.has_sorted_indices:
+        m = m.sorted_indices()
+    rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+    pos = m.data > 0
+    rows, cols, vals = rows[pos], m.indices[pos].astype(np.int64), m.data[pos]
+    counts = np.bincount(rows, minlength=m.shape[0])
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    keep = np.ones(len(vals), bool)
+    for r in np.flatnonzero(counts > k):  # only long rows need a selection
+        a, b = starts[r], starts[r] + counts[r]
+        v = vals[a:b]
+        thr = np.partition(v, len(v) - k)[len(v) - k]
+        above = v > thr
+        tied = np.flatnonzero(v == thr)[: k - int(above.sum())]  # columns ascending
+        above[tied] = True
+        keep[a:b] = above
+    return rows[keep], cols[keep], vals[keep]
+
+
+def item_neighbours(
+    train: DataFrame,
+    *,
+    n_items: int,
+    settings: Sequence[tuple[int, float]],
+    binary: bool = True,
+    max_user_items: int | None = 500,
+    block_cells: int = DEFAULT_BLOCK_CELLS,
+) -> DataFrame:
+    """Each item's top-``k`` other items by shrunk cosine, for every ``(k, shrinkage)``.
+
+    ``sim(i, j) = XᵀX[i, j] / (|x_i| |x_j| + shrinkage)`` with X the user-item matrix
+    of ``train`` (binarised with ``binary``, capped at ``max_user_items`` per user).
+    Output: ``setting`` (the index in ``settings``), ``item_idx``,
+    ``similar_item_idx``, ``score`` (> 0); at most ``k`` rows per item and setting.
+    """
+    if not settings:
+        raise ValueError("item_neighbours: no settings")
+    histories = capped_histories(train, binary=binary, max_user_items=max_user_items)
+    x = history_matrix(histories, n_items)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), np.float64).ravel())
+    spark = histories.sparkSession
+    side = spark.sparkContext.broadcast((x, x.T.tocsr(), norms))
+    per_block = max(1, block_cells // max(n_items, 1))
+    n_blocks = -(-n_items // per_block)
+    wanted = [(int(k), float(shrink)) for k, shrink in settings]
+
+    def run(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        x, xt, norms = side.value
+        for batch in batches:
+            for block in batch["id"].to_numpy():
+                start = int(block) * per_block
+                stop = min(n_items, start + per_block)
+                gram = (xt[start:stop] @ x).tocsr().sorted_indices()  # their rows of XᵀX
+                rows = np.repeat(np.arange(start, stop), np.diff(gram.indptr))
+                gram.data[gram.indices == rows] = 0.0  # an item is not its own neighbour
+                denominator = norms[rows] * norms[gram.indices]
+                co = gram.data.astype(np.float64)
+                for setting, (k, shrink) in enumerate(wanted):
+                    gram.data = co / (denominator + shrink)
+                    r, c, v = top_per_row(gram, k)
+                    yield pd.DataFrame(
+                        {
+                            SETTING: np.full(len(r), setting, np.int32),
+                            S.ITEM_IDX: r + start,
+                            SIMILAR_ITEM_IDX: c,
+                            S.SCORE: v,
+                        }
+                    )
+
+    tasks = min(n_blocks, 4 * spark.sparkContext.defaultParallelism)
+    return spark.range(n_blocks, numPartitions=tasks).mapInPandas(run, NEIGHBOURS_SCHEMA)
+
+
+def neighbour_matrix(pdf: pd.DataFrame, n_items: int) -> sp.csr_matrix:
+    """Rows of :func:`item_neighbours` (one setting) as a float32 item x item CSR."""
+    return sp.csr_matrix(
+        (
+            pdf[S.SCORE].to_numpy(np.float32),
+            (pdf[S.ITEM_IDX].to_numpy(np.int64), pdf[SIMILAR_ITEM_IDX].to_numpy(np.int64)),
+        ),
+        shape=(n_items, n_items),
+        dtype=np.float32,
+    )
+
+
 def _knn_scores(block: scoring.UserBlock, sim: sp.csr_matrix) -> np.ndarray:
     return np.asarray((block.history @ sim).toarray())
 
@@ -142,6 +263,7 @@ class ItemKNN(Recommender):
     """
 
     name = "itemknn"
+    shares_fit = True
 
     def __init__(
         self,
@@ -152,7 +274,7 @@ class ItemKNN(Recommender):
         max_user_items: int | None = 500,
         block_size: int = scoring.DEFAULT_BLOCK_SIZE,
         partitions: int | None = None,
-        block_pairs: int = DEFAULT_BLOCK_PAIRS,
+        block_cells: int = DEFAULT_BLOCK_CELLS,
     ) -> None:
         super().__init__(block_size=block_size, partitions=partitions)
         if neighbours < 1:
@@ -163,56 +285,43 @@ class ItemKNN(Recommender):
         self.shrinkage = shrinkage
         self.binary = binary
         self.max_user_items = max_user_items
-        self.block_pairs = block_pairs
+        self.block_cells = block_cells
         self.similarity: sp.csr_matrix | None = None
 
     def fit(self, train: DataFrame, *, n_items: int) -> Self:
-        """Compute neighbours in Spark and collect them as a sparse matrix."""
-        self._start_fit(train, n_items)
-        co = cooccurrence(
-            train,
-            n_items=n_items,
-            binary=self.binary,
-            max_user_items=self.max_user_items,
-            block_pairs=self.block_pairs,
-        ).persist()
-        try:
-            i, j = F.col(S.ITEM_IDX), F.col(SIMILAR_ITEM_IDX)
-            norms = co.where(i == j).select(i, F.sqrt(COOCCURRENCE).alias("_n"))
-            off = (
-                co.where(i < j)
-                .alias("c")
-                .join(norms.alias("a"), F.col("c." + S.ITEM_IDX) == F.col("a." + S.ITEM_IDX))
-                .join(norms.alias("b"), F.col("c." + SIMILAR_ITEM_IDX) == F.col("b." + S.ITEM_IDX))
-                .select(
-                    F.col("c." + S.ITEM_IDX).alias(S.ITEM_IDX),
-                    F.col("c." + SIMILAR_ITEM_IDX).alias(SIMILAR_ITEM_IDX),
-                    (
-                        F.col("c." + COOCCURRENCE)
-                        / (F.col("a._n") * F.col("b._n") + F.lit(float(self.shrinkage)))
-                    ).alias(S.SCORE),
+        """Find each item's neighbours in the executors and collect them as a sparse matrix."""
+        self.fit_all([self], train, n_items=n_items)
+        return self
+
+    @classmethod
+    def fit_all(cls, models: Sequence[Recommender], train: DataFrame, *, n_items: int) -> None:
+        """Fit several settings in one pass over ``train`` per (binary, max_user_items).
+
+        The rows of XᵀX are computed once and give every setting's neighbours.
+        """
+        knns = [m for m in models if isinstance(m, ItemKNN)]
+        if len(knns) != len(models):
+            raise TypeError("ItemKNN.fit_all fits ItemKNN models only")
+        for m in knns:
+            m._start_fit(train, n_items)
+        groups: dict[tuple[bool, int | None, int], list[ItemKNN]] = {}
+        for m in knns:
+            groups.setdefault((m.binary, m.max_user_items, m.block_cells), []).append(m)
+        for (binary, cap, cells), group in groups.items():
+            rows = scoring.collect_pandas(
+                item_neighbours(
+                    train,
+                    n_items=n_items,
+                    settings=[(m.neighbours, m.shrinkage) for m in group],
+                    binary=binary,
+                    max_user_items=cap,
+                    block_cells=cells,
                 )
             )
-            both = off.unionByName(
-                off.select(j.alias(S.ITEM_IDX), i.alias(SIMILAR_ITEM_IDX), F.col(S.SCORE))
-            ).where(F.col(S.SCORE) > 0)
-            order = Window.partitionBy(S.ITEM_IDX).orderBy(F.desc(S.SCORE), F.asc(SIMILAR_ITEM_IDX))
-            pdf = scoring.collect_pandas(
-                both.withColumn("_r", F.row_number().over(order))
-                .where(F.col("_r") <= self.neighbours)
-                .select(S.ITEM_IDX, SIMILAR_ITEM_IDX, S.SCORE)
-            )
-        finally:
-            co.unpersist()
-        self.similarity = sp.csr_matrix(
-            (
-                pdf[S.SCORE].to_numpy(np.float32),
-                (pdf[S.ITEM_IDX].to_numpy(np.int64), pdf[SIMILAR_ITEM_IDX].to_numpy(np.int64)),
-            ),
-            shape=(n_items, n_items),
-            dtype=np.float32,
-        )
-        return self
+            by_setting = dict(tuple(rows.groupby(SETTING)))
+            empty = rows.iloc[:0]
+            for i, m in enumerate(group):
+                m.similarity = neighbour_matrix(by_setting.get(i, empty), n_items)
 
     def _item_side(self) -> Any:
         assert self.similarity is not None

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,7 +109,8 @@ def grid_search(
     skipped; when every setting is, ``params`` is None and ``skipped`` holds the last
     reason. The best setting wins (the first on ties); every fitted model is released,
     so refit the chosen setting on the data it will serve from. ``train`` is read once
-    per setting: cache it beforehand. Raises ValueError for an empty grid.
+    per setting (once in all where the model shares a fit among settings): cache it
+    beforehand. Raises ValueError for an empty grid.
     """
     if not grid:
         raise ValueError("grid_search: no settings to choose from")
@@ -119,17 +120,16 @@ def grid_search(
     trials: list[TuningResult] = []
     refused: str | None = None
     best: TuningResult | None = None
-    for params in grid:
-        start = time.perf_counter()
-        try:
-            model = build(dict(params)).fit(train, n_items=n_items)
-        except ValueError as err:  # e.g. EASE over its item limit
-            log.warning("grid search: %s skipped: %s", params, err)
-            refused = str(err)
+    for params, model, fit_seconds in _fitted(grid, build, train, n_items):
+        if isinstance(model, ValueError):  # e.g. EASE over its item limit
+            log.warning("grid search: %s skipped: %s", params, model)
+            refused = str(model)
             continue
+        start = time.perf_counter()
         value = float(metric_fn(valid_truth, model.recommend(users, k)))
         model.release()
-        trial = TuningResult(model.name, dict(params), value, time.perf_counter() - start)
+        seconds = fit_seconds + time.perf_counter() - start
+        trial = TuningResult(model.name, dict(params), value, seconds)
         log.info("grid search: %s %s validation metric@%d=%.4f", model.name, params, k, value)
         trials.append(trial)
         if best is None or value > best.metric:
@@ -137,3 +137,53 @@ def grid_search(
     if best is None:
         return GridChoice(params=None, metric=None, trials=trials, skipped=refused)
     return GridChoice(params=best.params, metric=best.metric, trials=trials)
+
+
+def _fitted(
+    grid: Sequence[Params], build: Builder, train: DataFrame, n_items: int
+) -> Iterator[tuple[Params, Recommender | ValueError, float]]:
+    """Each setting's fitted model (or the ValueError that refused it) and its fit seconds.
+
+    Settings of a model that shares one pass over ``train`` among settings
+    (:attr:`~shoprec.models.base.Recommender.shares_fit`, e.g. item-kNN's co-occurrence)
+    are fitted together, their time split evenly; any other model is fitted only when
+    its turn comes, so one fitted model at a time is held.
+    """
+    first = _build(build, grid[0])
+    models: list[tuple[Params, Recommender | ValueError | None]] = [(grid[0], first)]
+    if isinstance(first, Recommender) and first.shares_fit:
+        models += [(params, _build(build, params)) for params in grid[1:]]
+        built = [m for _, m in models if isinstance(m, Recommender)]
+        if all(type(m) is type(first) for m in built):
+            start = time.perf_counter()
+            try:
+                type(first).fit_all(built, train, n_items=n_items)
+            except ValueError as err:
+                models = [(params, err) for params, _ in models]
+            each = (time.perf_counter() - start) / len(built)
+            for params, model in models:
+                assert model is not None
+                yield params, model, each if isinstance(model, Recommender) else 0.0
+            return
+    else:
+        models += [(params, None) for params in grid[1:]]  # built when their turn comes
+    for params, model in models:
+        if model is None:
+            model = _build(build, params)
+        if isinstance(model, ValueError):
+            yield params, model, 0.0
+            continue
+        start = time.perf_counter()
+        try:
+            model.fit(train, n_items=n_items)
+        except ValueError as err:
+            yield params, err, 0.0
+            continue
+        yield params, model, time.perf_counter() - start
+
+
+def _build(build: Builder, params: Params) -> Recommender | ValueError:
+    try:
+        return build(dict(params))
+    except ValueError as err:
+        return err
