@@ -228,7 +228,10 @@ class ModelsConfig(_Section):
     enabled: list[ModelName] = Field(default_factory=lambda: list(MODEL_NAMES))
     neural: NeuralConfig = Field(default_factory=NeuralConfig)
     ease_lambdas: list[float] = Field(default_factory=lambda: [50.0, 200.0, 800.0])
-    ease_max_items: int = Field(default=20000, gt=0)
+    # EASE's limit is the driver's free memory (a dense float32 n x n matrix); these
+    # cap it further where the driver shares its machine.
+    ease_max_items: int | None = Field(default=None, gt=0)
+    ease_max_memory_gb: float | None = Field(default=None, gt=0)
     itemknn_neighbours: int = Field(default=100, gt=0)
     itemknn_shrinks: list[float] = Field(default_factory=lambda: [0.0, 10.0])
     als_rank: int = Field(default=32, gt=0)

@@ -8,8 +8,8 @@ import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 
 from shoprec import schemas as S
-from shoprec.models import SIMILAR_ITEM_IDX, ItemKNN, cooccurrence
-from shoprec.models.cooccurrence import COOCCURRENCE, top_per_row
+from shoprec.models import SIMILAR_ITEM_IDX, ItemKNN
+from shoprec.models.cooccurrence import capped_histories, history_matrix, top_per_row
 
 from .conftest import TINY, TINY_ITEMS, TINY_USERS, dense, recs_by_user, users_frame
 
@@ -27,21 +27,14 @@ def _expected_similarity(x: np.ndarray, shrinkage: float, neighbours: int) -> np
     return out
 
 
-def test_cooccurrence_matches_gram(tiny: DataFrame) -> None:
-    x = dense(TINY, TINY_USERS, TINY_ITEMS)
-    got = np.zeros((TINY_ITEMS, TINY_ITEMS))
-    co = cooccurrence(tiny, n_items=TINY_ITEMS, binary=False, block_pairs=5)
-    for r in co.collect():
-        assert r[S.ITEM_IDX] <= r[SIMILAR_ITEM_IDX]
-        got[r[S.ITEM_IDX], r[SIMILAR_ITEM_IDX]] = r[COOCCURRENCE]
-    assert np.allclose(np.triu(x.T @ x), got)
-
-
-def test_cooccurrence_cap_keeps_heaviest_items(spark: SparkSession, tiny: DataFrame) -> None:
+def test_history_matrix_caps_each_user_at_the_heaviest_items(tiny: DataFrame) -> None:
     # user 0 keeps item 2 (weight 2) and item 0 (ties at 1 go to the lower index)
-    co = cooccurrence(tiny.where("user_idx = 0"), n_items=TINY_ITEMS, max_user_items=2)
-    pairs = {(r[S.ITEM_IDX], r[SIMILAR_ITEM_IDX]): r[COOCCURRENCE] for r in co.collect()}
-    assert pairs == {(0, 0): 1.0, (0, 2): 1.0, (2, 2): 1.0}
+    capped = capped_histories(tiny.where("user_idx = 0"), binary=True, max_user_items=2)
+    x = history_matrix(capped, TINY_ITEMS)
+    assert x.shape == (1, TINY_ITEMS) and x.toarray().tolist() == [[1, 0, 1, 0, 0, 0]]
+    weighted = history_matrix(capped_histories(tiny, binary=False, max_user_items=None), TINY_ITEMS)
+    x_all = dense(TINY, TINY_USERS, TINY_ITEMS)
+    assert sorted(map(tuple, weighted.toarray().tolist())) == sorted(map(tuple, x_all.tolist()))
 
 
 def test_item_knn_neighbours_scores_and_round_trip(

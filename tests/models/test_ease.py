@@ -4,10 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 
 from shoprec import schemas as S
 from shoprec.models import EASE, SIMILAR_ITEM_IDX
+from shoprec.models.ease import dense_gram, ease_weights
 
 from .conftest import TINY, TINY_ITEMS, TINY_USERS, dense, frame, recs_by_user, users_frame
 
@@ -63,8 +65,24 @@ def test_ease_matches_numpy_and_scores_history_times_b(
     assert sorted(loaded.recommend(users, 2, exclude=exclude).collect()) == sorted(rows)
 
 
-def test_ease_refuses_too_many_items(tiny: DataFrame) -> None:
+def test_ease_weights_match_a_float64_inverse_on_a_larger_gram() -> None:
+    """The in-place float32 Cholesky inverse, across several copy blocks of _fill_lower."""
+    x = sp.random(400, 300, density=0.05, random_state=6, format="csr", dtype=np.float32)
+    x.data[:] = 1.0
+    gram = dense_gram(x, block_cells=300 * 7)
+    assert np.array_equal(gram, (x.T @ x).toarray())
+    want = _closed_form(x.toarray().astype(np.float64), 30.0)
+    got = ease_weights(gram, 30.0)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    assert np.allclose(got, want, atol=1e-4)
+
+
+def test_ease_refuses_a_catalog_the_memory_cannot_hold(tiny: DataFrame) -> None:
     with pytest.raises(ValueError, match="max_items"):
         EASE(max_items=5).fit(tiny, n_items=TINY_ITEMS)
+    with pytest.raises(ValueError, match=r"6 items need 0\.0 GB .* more than the 0\.0 GB allowed"):
+        EASE(max_memory_bytes=10).fit(tiny, n_items=TINY_ITEMS)
+    with pytest.raises(ValueError, match=r"1,000,000 items need 4200\.0 GB"):
+        EASE().check_fits(1_000_000)
     with pytest.raises(ValueError, match="outside"):
         EASE().fit(tiny, n_items=3)

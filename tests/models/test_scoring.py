@@ -5,7 +5,6 @@ import pytest
 from pyspark.sql import SparkSession
 
 from shoprec.models import scoring
-from shoprec.models.cooccurrence import _pair_blocks
 
 from .conftest import TINY, TINY_ITEMS, dense, frame, recs_by_user, users_frame
 
@@ -64,9 +63,6 @@ def test_block_sizes() -> None:
     assert scoring.block_rows(8, 10) == 8
     with pytest.raises(ValueError):
         scoring.block_rows(0, 10)
-    blocks = _pair_blocks(np.array([2, 2, 3, 10, 1]), block_pairs=10)
-    assert blocks[0] == (0, 3) and blocks[-1][1] == 5
-    assert [b - a for a, b in blocks] == [3, 1, 1]
 
 
 def _dot_scores(block: scoring.UserBlock, side: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from shoprec.models.als import ALSRecommender
 from shoprec.models.base import Recommender
-from shoprec.models.cooccurrence import ItemKNN, cooccurrence
+from shoprec.models.cooccurrence import ItemKNN
 from shoprec.models.ease import EASE
 from shoprec.models.popularity import CategoryPopularity, Popularity
 from shoprec.models.scoring import SIMILAR_ITEM_IDX
@@ -25,7 +25,6 @@ __all__ = [
     "Popularity",
     "Recommender",
     "TuningResult",
-    "cooccurrence",
     "grid_search",
     "param_grid",
 ]

@@ -1,17 +1,13 @@
-"""Item-item co-occurrence (the Gram matrix XᵀX) in Spark, and the ItemKNN recommender.
+"""Item-to-item neighbours from co-occurrence (XᵀX), and the ItemKNN recommender.
 
-Two ways to XᵀX, for two uses:
-
-* :func:`cooccurrence` sums XᵀX by item pair in Spark, for a model that needs the
-  whole Gram (EASE): users are grouped into history arrays, each executor turns a run
-  of users into a sparse user-item block X_b and computes X_bᵀX_b with scipy, only
-  the upper triangle's non-zeros leave the task, and Spark sums them by item pair.
-* :func:`item_neighbours` never forms the pairs: X (capped, as below) is broadcast
-  once, each task takes a block of items and computes their rows of XᵀX as one
-  sparse product, turns them into shrunk cosines and keeps each row's top-k over its
-  non-zeros only. Only ``n_items * k`` rows leave the executors, and one pass serves
-  every (neighbours, shrinkage) setting of a grid. X must fit in an executor: it is
-  about 16 bytes per non-zero (X and its transpose, float32 with int32 indices).
+No item pair travels through Spark: X, the user-item matrix of capped histories, is
+collected (its non-zeros only) and broadcast once; each task takes a block of items,
+computes their rows of XᵀX as one sparse product, turns them into shrunk cosines and
+keeps each row's top-k over its non-zeros only (:func:`item_neighbours`). Only
+``n_items * k`` rows leave the executors, and one pass serves every (neighbours,
+shrinkage) setting of a grid. X must fit in an executor: about 16 bytes per non-zero
+(X and its transpose, float32 with int32 indices). EASE builds its dense Gram from
+the same X (:mod:`shoprec.models.ease`).
 
 Each user's history is capped at its ``max_user_items`` heaviest items, bounding
 the quadratic cost of heavy users (bots, resellers).
@@ -19,7 +15,6 @@ the quadratic cost of heavy users (bots, resellers).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Self
 
@@ -34,16 +29,6 @@ from shoprec import schemas as S
 from shoprec.models import scoring
 from shoprec.models.base import PathLike, Recommender, load_array
 from shoprec.models.scoring import ITEM_IDXS, SIMILAR_ITEM_IDX, WEIGHTS
-
-COOCCURRENCE = "cooccurrence"
-DEFAULT_BLOCK_PAIRS = 1 << 22
-COOCCURRENCE_SCHEMA = StructType(
-    [
-        StructField(S.ITEM_IDX, LongType(), False),
-        StructField(SIMILAR_ITEM_IDX, LongType(), False),
-        StructField(COOCCURRENCE, DoubleType(), False),
-    ]
-)
 
 
 def capped_histories(train: DataFrame, *, binary: bool, max_user_items: int | None) -> DataFrame:
@@ -80,52 +65,6 @@ def capped_histories(train: DataFrame, *, binary: bool, max_user_items: int | No
             F.col("_h").getField("i").alias(ITEM_IDXS),
             F.col("_h").getField("w").alias(WEIGHTS),
         )
-    )
-
-
-def _pair_blocks(lengths: np.ndarray, block_pairs: int) -> list[tuple[int, int]]:
-    """Cut consecutive users into [start, stop) runs of about ``block_pairs`` squared lengths."""
-    if len(lengths) == 0:
-        return []
-    pairs = lengths.astype(np.int64) ** 2
-    block = (np.cumsum(pairs) - pairs) // max(block_pairs, 1)
-    cuts = np.r_[0, np.flatnonzero(np.diff(block)) + 1, len(lengths)]
-    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts)]
-
-
-def cooccurrence(
-    train: DataFrame,
-    *,
-    n_items: int,
-    binary: bool = True,
-    max_user_items: int | None = 500,
-    block_pairs: int = DEFAULT_BLOCK_PAIRS,
-) -> DataFrame:
-    """Upper triangle (``item_idx <= similar_item_idx``) of XᵀX as ``cooccurrence`` sums.
-
-    X is the user-item matrix of ``train`` (binarised with ``binary``). The diagonal
-    holds each item's squared norm (its user count when binary).
-    """
-    histories = capped_histories(train, binary=binary, max_user_items=max_user_items)
-
-    def run(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        for batch in batches:
-            lengths = batch[ITEM_IDXS].map(len).to_numpy(np.int64)
-            for start, stop in _pair_blocks(lengths, block_pairs):
-                x = scoring.to_user_block(batch.iloc[start:stop], n_items, np.float64).history
-                gram = sp.triu((x.T @ x).tocoo(), format="coo")
-                yield pd.DataFrame(
-                    {
-                        S.ITEM_IDX: gram.row.astype(np.int64),
-                        SIMILAR_ITEM_IDX: gram.col.astype(np.int64),
-                        COOCCURRENCE: gram.data.astype(np.float64),
-                    }
-                )
-
-    return (
-        histories.mapInPandas(run, COOCCURRENCE_SCHEMA)
-        .groupBy(S.ITEM_IDX, SIMILAR_ITEM_IDX)
-        .agg(F.sum(COOCCURRENCE).alias(COOCCURRENCE))
     )
 
 

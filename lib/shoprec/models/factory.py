@@ -60,7 +60,7 @@ def candidate_grid(
             {"rank": m.als_rank, "reg_param": r, "alpha": m.als_alpha, "max_iter": m.als_max_iter}
             for r in m.als_reg_params
         ],
-        "ease": [{"reg": lam, "max_items": m.ease_max_items} for lam in m.ease_lambdas],
+        "ease": [{"reg": lam, **_ease_limits(m)} for lam in m.ease_lambdas],
         "two_tower": [{**common, "max_history": nn.max_len}],
         "gru4rec": [{**common, "max_len": nn.max_len}],
         "sasrec": [{**common, "max_len": nn.max_len}],
@@ -95,3 +95,13 @@ def build_model(
         if cache_dir is not None:
             params = {**params, "cache_dir": cache_dir}
     return cls(**params)
+
+
+def _ease_limits(m: ModelsConfig) -> dict[str, Any]:
+    """EASE's explicit caps from conf, only those set (the driver's free memory otherwise)."""
+    limits: dict[str, Any] = {}
+    if m.ease_max_items is not None:
+        limits["max_items"] = m.ease_max_items
+    if m.ease_max_memory_gb is not None:
+        limits["max_memory_bytes"] = int(m.ease_max_memory_gb * 1e9)
+    return limits
