@@ -125,13 +125,14 @@ def item_neighbours(
     binary: bool = True,
     max_user_items: int | None = 500,
     block_cells: int = DEFAULT_BLOCK_CELLS,
-) -> DataFrame:
+) -> pd.DataFrame:
     """Each item's top-``k`` other items by shrunk cosine, for every ``(k, shrinkage)``.
 
     ``sim(i, j) = XᵀX[i, j] / (|x_i| |x_j| + shrinkage)`` with X the user-item matrix
     of ``train`` (binarised with ``binary``, capped at ``max_user_items`` per user).
-    Output: ``setting`` (the index in ``settings``), ``item_idx``,
-    ``similar_item_idx``, ``score`` (> 0); at most ``k`` rows per item and setting.
+    Returns a pandas frame (collected: at most ``k`` rows per item and setting) of
+    ``setting`` (the index in ``settings``), ``item_idx``, ``similar_item_idx`` and
+    ``score`` (> 0); X's broadcast is released before it returns.
     """
     if not settings:
         raise ValueError("item_neighbours: no settings")
@@ -168,7 +169,12 @@ def item_neighbours(
                     )
 
     tasks = min(n_blocks, 4 * spark.sparkContext.defaultParallelism)
-    return spark.range(n_blocks, numPartitions=tasks).mapInPandas(run, NEIGHBOURS_SCHEMA)
+    try:
+        return scoring.collect_pandas(
+            spark.range(n_blocks, numPartitions=tasks).mapInPandas(run, NEIGHBOURS_SCHEMA)
+        )
+    finally:
+        side.unpersist()  # X leaves the executors as soon as the neighbours are in
 
 
 def neighbour_matrix(pdf: pd.DataFrame, n_items: int) -> sp.csr_matrix:
@@ -247,15 +253,13 @@ class ItemKNN(Recommender):
         for m in knns:
             groups.setdefault((m.binary, m.max_user_items, m.block_cells), []).append(m)
         for (binary, cap, cells), group in groups.items():
-            rows = scoring.collect_pandas(
-                item_neighbours(
-                    train,
-                    n_items=n_items,
-                    settings=[(m.neighbours, m.shrinkage) for m in group],
-                    binary=binary,
-                    max_user_items=cap,
-                    block_cells=cells,
-                )
+            rows = item_neighbours(
+                train,
+                n_items=n_items,
+                settings=[(m.neighbours, m.shrinkage) for m in group],
+                binary=binary,
+                max_user_items=cap,
+                block_cells=cells,
             )
             by_setting = dict(tuple(rows.groupby(SETTING)))
             empty = rows.iloc[:0]
