@@ -18,8 +18,9 @@ household shops about weekly:
   over the whole catalog.
 
 Weights are the nightly ones (:func:`~shoprec.features.interactions.interactions`:
-purchase weight, half-life decay). Models the catalog is too large for (EASE above
-``models.ease_max_items``) are reported as skipped.
+purchase weight, half-life decay). Models the catalog is too large for (EASE when
+its dense item-item matrix would not fit in the driver's free memory) are reported
+as skipped.
 """
 
 from __future__ import annotations
