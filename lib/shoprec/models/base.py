@@ -130,9 +130,11 @@ class Recommender(ABC):
             self._side = active_spark().sparkContext.broadcast(self._item_side())
         return self._side
 
-    def _start_fit(self, train: DataFrame, n_items: int) -> None:
-        """Validate ``train`` against ``n_items`` (one Spark job) and reset fitted state."""
-        check_train(train, n_items)
+    def _start_fit(self, train: DataFrame, n_items: int, *, checked: bool = False) -> None:
+        """Validate ``train`` against ``n_items`` (one Spark job, skipped when ``checked``
+        by the caller already) and reset fitted state."""
+        if not checked:
+            check_train(train, n_items)
         self.release()
         self._n_items = n_items
         self._history = scoring.user_histories(train)

@@ -27,7 +27,7 @@ from pyspark.sql.types import DoubleType, IntegerType, LongType, StructField, St
 
 from shoprec import schemas as S
 from shoprec.models import scoring
-from shoprec.models.base import PathLike, Recommender, load_array
+from shoprec.models.base import PathLike, Recommender, check_train, load_array
 from shoprec.models.scoring import ITEM_IDXS, SIMILAR_ITEM_IDX, WEIGHTS
 
 
@@ -80,6 +80,12 @@ NEIGHBOURS_SCHEMA = StructType(
 # Items per task x n_items bounds one block's rows of XᵀX (sparse; this many cells
 # if every item co-occurred with every other): 2**24 cells, at most ~200 MB.
 DEFAULT_BLOCK_CELLS = 1 << 24
+
+
+def item_blocks(n_items: int, block_cells: int) -> list[tuple[int, int]]:
+    """[start, stop) runs of items whose rows of XᵀX hold at most ``block_cells`` cells."""
+    per_block = max(1, block_cells // max(n_items, 1))
+    return [(a, min(n_items, a + per_block)) for a in range(0, n_items, per_block)]
 
 
 def history_matrix(histories: DataFrame, n_items: int) -> sp.csr_matrix:
@@ -141,16 +147,14 @@ def item_neighbours(
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0), np.float64).ravel())
     spark = histories.sparkSession
     side = spark.sparkContext.broadcast((x, x.T.tocsr(), norms))
-    per_block = max(1, block_cells // max(n_items, 1))
-    n_blocks = -(-n_items // per_block)
+    blocks = item_blocks(n_items, block_cells)
     wanted = [(int(k), float(shrink)) for k, shrink in settings]
 
     def run(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         x, xt, norms = side.value
         for batch in batches:
             for block in batch["id"].to_numpy():
-                start = int(block) * per_block
-                stop = min(n_items, start + per_block)
+                start, stop = blocks[int(block)]
                 gram = (xt[start:stop] @ x).tocsr().sorted_indices()  # their rows of XᵀX
                 rows = np.repeat(np.arange(start, stop), np.diff(gram.indptr))
                 gram.data[gram.indices == rows] = 0.0  # an item is not its own neighbour
@@ -168,10 +172,10 @@ def item_neighbours(
                         }
                     )
 
-    tasks = min(n_blocks, 4 * spark.sparkContext.defaultParallelism)
+    tasks = min(len(blocks), 4 * spark.sparkContext.defaultParallelism)
     try:
         return scoring.collect_pandas(
-            spark.range(n_blocks, numPartitions=tasks).mapInPandas(run, NEIGHBOURS_SCHEMA)
+            spark.range(len(blocks), numPartitions=tasks).mapInPandas(run, NEIGHBOURS_SCHEMA)
         )
     finally:
         side.unpersist()  # X leaves the executors as soon as the neighbours are in
@@ -247,8 +251,9 @@ class ItemKNN(Recommender):
         knns = [m for m in models if isinstance(m, ItemKNN)]
         if len(knns) != len(models):
             raise TypeError("ItemKNN.fit_all fits ItemKNN models only")
+        check_train(train, n_items)  # once for all settings
         for m in knns:
-            m._start_fit(train, n_items)
+            m._start_fit(train, n_items, checked=True)
         groups: dict[tuple[bool, int | None, int], list[ItemKNN]] = {}
         for m in knns:
             groups.setdefault((m.binary, m.max_user_items, m.block_cells), []).append(m)

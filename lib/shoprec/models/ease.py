@@ -24,7 +24,12 @@ from scipy.linalg import lapack
 
 from shoprec.models import scoring
 from shoprec.models.base import PathLike, Recommender, load_array
-from shoprec.models.cooccurrence import DEFAULT_BLOCK_CELLS, capped_histories, history_matrix
+from shoprec.models.cooccurrence import (
+    DEFAULT_BLOCK_CELLS,
+    capped_histories,
+    history_matrix,
+    item_blocks,
+)
 
 GB = 1e9
 
@@ -39,9 +44,8 @@ def dense_gram(x: sp.csr_matrix, *, block_cells: int = DEFAULT_BLOCK_CELLS) -> n
     n = x.shape[1]
     xt = x.T.tocsr()
     gram = np.zeros((n, n), np.float32)
-    rows = max(1, block_cells // max(n, 1))
-    for start in range(0, n, rows):
-        gram[start : start + rows] = (xt[start : start + rows] @ x).toarray()
+    for start, stop in item_blocks(n, block_cells):
+        gram[start:stop] = (xt[start:stop] @ x).toarray()
     return gram
 
 
