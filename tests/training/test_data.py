@@ -56,3 +56,16 @@ def test_steps_and_local_batches() -> None:
     again = list(data.local_batches(arrays, batch_size=4, seed=1, epoch=0))
     assert all(torch.equal(a["x"], b["x"]) for a, b in zip(first, again, strict=True))
     assert data.file_url("/tmp/x") == "file:///tmp/x" and data.file_url("s3://b/k") == "s3://b/k"
+
+
+def test_local_arrays_do_not_depend_on_partitioning(spark: SparkSession) -> None:
+    rows = [(u, [u % 3, u], float(u % 2)) for u in range(12)]
+    frame = spark.createDataFrame(rows, "u long, seq array<long>, w double")
+    one = data.local_arrays(frame.coalesce(1))
+    shuffled = data.local_arrays(frame.repartition(3, F.rand(seed=5)))
+    assert one.keys() == shuffled.keys() == {"u", "seq", "w"}
+    for col in one:
+        np.testing.assert_array_equal(one[col], shuffled[col])
+    assert one["seq"].shape == (12, 2) and one["w"].dtype == np.float32
+    # sorted by the first column, then the next
+    assert one["u"].tolist() == list(range(12))

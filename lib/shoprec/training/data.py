@@ -96,7 +96,12 @@ def steps_per_epoch(n_examples: int, *, batch_size: int, workers: int) -> int:
 
 
 def local_arrays(examples: DataFrame) -> dict[str, np.ndarray]:
-    """Collect ``examples`` to the driver as one array per column (array columns stacked)."""
+    """Collect ``examples`` to the driver as one array per column (array columns stacked).
+
+    Rows come back in one canonical order (sorted by their values), not in the order
+    Spark's partitions happened to hold them, so that a seeded training run gives the
+    same network however the input was partitioned.
+    """
     pdf = collect_pandas(examples)
     out: dict[str, np.ndarray] = {}
     for col in pdf.columns:
@@ -106,7 +111,17 @@ def local_arrays(examples: DataFrame) -> dict[str, np.ndarray]:
         if values.dtype == np.float64:
             values = values.astype(np.float32)
         out[col] = values
-    return out
+    return {col: values[_canonical_order(out)] for col, values in out.items()}
+
+
+def _canonical_order(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """The row order that sorts ``arrays`` by every column (array columns by each entry)."""
+    n = len(next(iter(arrays.values()), ()))
+    if n == 0:
+        return np.arange(0)
+    keys = [v.reshape(n, -1).T for v in arrays.values()]
+    # np.lexsort sorts by its last key first: reverse so that the first column leads.
+    return np.lexsort(np.vstack(keys)[::-1])
 
 
 def local_batches(
