@@ -12,7 +12,7 @@ from pyspark.sql import SparkSession
 from shoprec import schemas as S
 from shoprec.models import scoring
 from shoprec.models.neural._base import latest_sequence, sampled_softmax_loss, top_weighted
-from shoprec.models.neural.lightgcn import LightGCNNet, normalized_adjacency
+from shoprec.models.neural.lightgcn import LightGCNNet, normalized_adjacency, propagate_once
 from shoprec.models.neural.sequential import (
     SEQ,
     GRU4RecNet,
@@ -91,6 +91,19 @@ def test_normalized_adjacency_is_symmetric_with_degree_scaling() -> None:
     assert torch.allclose(adj, adj.T)
     # user 0 (degree 2) - item 0 (degree 1): 1 / sqrt(2 * 1)
     assert adj[0, 2].item() == np.float32(1 / np.sqrt(2))
+
+
+def test_propagation_gradient_equals_the_dense_products() -> None:
+    graph = normalized_adjacency(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), 3, 3)
+    x = torch.randn(6, 4, requires_grad=True)
+    weights = torch.randn(6, 4)
+    (propagate_once(graph, propagate_once(graph, x)) * weights).sum().backward()
+    assert x.grad is not None
+    dense = graph.to_dense()
+    y = x.detach().clone().requires_grad_()
+    (dense @ (dense @ y) * weights).sum().backward()
+    assert y.grad is not None
+    assert torch.allclose(x.grad, y.grad, atol=1e-6)
 
 
 def test_sampled_softmax_equals_full_softmax_when_sampling_everything() -> None:
