@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-from pyspark import Broadcast
+from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
 from shoprec.lake import Storage, StorageOptions, join, load_npy, normalize_root, save_npy
 from shoprec.models import scoring
+from shoprec.models.scoring import Shipped
 
 PathLike = str | Path
 META_FILE = "meta.json"
@@ -57,7 +58,7 @@ class Recommender(ABC):
         self.partitions = partitions  # scoring tasks; None: as the input comes
         self._n_items: int | None = None
         self._history: DataFrame | None = None
-        self._side: Broadcast[Any] | None = None
+        self._side: Shipped | None = None
 
     # ------------------------------------------------------------------ contract
     @abstractmethod
@@ -125,10 +126,14 @@ class Recommender(ABC):
         """The driver-side object broadcast to the executors for scoring."""
         raise NotImplementedError
 
-    def _broadcast(self) -> Broadcast[Any]:
+    def _broadcast(self) -> Shipped:
         if self._side is None:
-            self._side = active_spark().sparkContext.broadcast(self._item_side())
+            self._side = self._ship(active_spark().sparkContext, self._item_side())
         return self._side
+
+    def _ship(self, sc: SparkContext, side: Any) -> Shipped:
+        """How the item side reaches the executors: a broadcast, unless a model says otherwise."""
+        return sc.broadcast(side)
 
     def _start_fit(self, train: DataFrame, n_items: int, *, checked: bool = False) -> None:
         """Validate ``train`` against ``n_items`` (one Spark job, skipped when ``checked``

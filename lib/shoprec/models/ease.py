@@ -6,7 +6,8 @@ at a time (no item pair travels through Spark). ``P = (G + λI)⁻¹`` comes fro
 Cholesky factorisation and its inverse (LAPACK ``potrf`` + ``potri``, in place), and
 ``B = I - P / diag(P)`` (so ``B[i, j] = -P[i, j] / P[j, j]``, zero diagonal) overwrites
 the same buffer: one ``4 * n²``-byte matrix (2.5 GB at 25k items) is the driver's
-peak, beside X. B is broadcast and a user's scores are its history row times B.
+peak, beside X. B reaches each executor once as a file its Python workers map
+(:class:`~shoprec.models.shared.SharedArray`); a user's scores are its history row times B.
 
 The limit is memory, not an item count: a fit that would not fit in the memory the
 driver has free (or ``max_memory_bytes``) is refused in one line naming both figures.
@@ -19,6 +20,7 @@ from typing import Any, Self
 import numpy as np
 import psutil
 import scipy.sparse as sp
+from pyspark import SparkContext
 from pyspark.sql import DataFrame
 from scipy.linalg import lapack
 
@@ -30,6 +32,8 @@ from shoprec.models.cooccurrence import (
     history_matrix,
     item_blocks,
 )
+from shoprec.models.scoring import Shipped
+from shoprec.models.shared import SharedArray
 
 GB = 1e9
 
@@ -158,6 +162,10 @@ class EASE(Recommender):
     def _item_side(self) -> Any:
         assert self.weights is not None
         return self.weights
+
+    def _ship(self, sc: SparkContext, side: Any) -> Shipped:
+        """B reaches each executor once, memory-mapped by all its workers (n² floats)."""
+        return SharedArray(sc, side, self.name)
 
     def recommend(
         self,

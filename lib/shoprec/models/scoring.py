@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pyspark import Broadcast
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, LongType, StructField, StructType
@@ -60,6 +59,16 @@ class UserBlock:
     user_idx: np.ndarray  # (b,) int64
     history: sp.csr_matrix  # (b, n_items) weights (float32) of the items each user has
     features: np.ndarray | None  # (b, f) float32 per-user vectors, when the input has them
+
+
+class Shipped(Protocol):
+    """What carries a model's item side to the executors: a Spark ``Broadcast``, or a
+    :class:`~shoprec.models.shared.SharedArray` for one large array."""
+
+    @property
+    def value(self) -> Any: ...
+
+    def unpersist(self) -> None: ...
 
 
 # (block, broadcast value) -> (b, n_items) scores; -inf or NaN means "never recommend".
@@ -144,7 +153,7 @@ def scoring_input(
     return out.select(*cols)
 
 
-def _ragged(cells: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+def ragged(cells: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
     """Flatten a column of arrays: (row of each value, values)."""
     lens = np.fromiter((0 if c is None else len(c) for c in cells), np.int64, len(cells))
     if lens.sum() == 0:
@@ -155,8 +164,8 @@ def _ragged(cells: np.ndarray, dtype: type) -> tuple[np.ndarray, np.ndarray]:
 
 def to_user_block(part: pd.DataFrame, n_items: int, dtype: type = np.float32) -> UserBlock:
     """Turn rows of :func:`scoring_input` into a :class:`UserBlock` (out-of-range items dropped)."""
-    rows, items = _ragged(part[ITEM_IDXS].to_numpy(), np.int64)
-    _, weights = _ragged(part[WEIGHTS].to_numpy(), dtype)
+    rows, items = ragged(part[ITEM_IDXS].to_numpy(), np.int64)
+    _, weights = ragged(part[WEIGHTS].to_numpy(), dtype)
     ok = (items >= 0) & (items < n_items)
     history = sp.csr_matrix(
         (weights[ok], (rows[ok], items[ok])), shape=(len(part), n_items), dtype=dtype
@@ -231,7 +240,7 @@ def _writable(scores: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def score_users(
     inputs: DataFrame,
-    item_side: Broadcast[Any] | None,
+    item_side: Shipped | None,
     score_fn: ScoreFn,
     *,
     n_items: int,
@@ -267,7 +276,7 @@ def score_users(
                 if exclude_seen:
                     h = block.history
                     _mask(scores, np.repeat(np.arange(b), np.diff(h.indptr)), h.indices)
-                ex_rows, ex_items = _ragged(part[EXCLUDE_IDXS].to_numpy(), np.int64)
+                ex_rows, ex_items = ragged(part[EXCLUDE_IDXS].to_numpy(), np.int64)
                 _mask(scores, ex_rows, ex_items)
                 if positive_only:
                     scores[~(scores > 0)] = -np.inf
@@ -280,7 +289,7 @@ def score_users(
 
 def similar_from(
     spark: SparkSession,
-    item_side: Broadcast[Any],
+    item_side: Shipped,
     similarity_fn: SimilarityFn,
     *,
     n_items: int,
