@@ -26,9 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shoprec.errors import ConfigError
 
 SourceFormat = Literal["canonical", "segment", "rees46", "completejourney"]
-ModelName = Literal[
-    "popularity", "itemknn", "als", "ease", "two_tower", "gru4rec", "sasrec", "lightgcn"
-]
+NeuralModelName = Literal["two_tower", "gru4rec", "sasrec", "lightgcn"]
+ModelName = Literal["popularity", "itemknn", "als", "ease", NeuralModelName]
 BASELINE_MODELS: tuple[ModelName, ...] = ("popularity", "itemknn", "als", "ease")
 NEURAL_MODELS: tuple[ModelName, ...] = ("two_tower", "gru4rec", "sasrec", "lightgcn")
 MODEL_NAMES: tuple[ModelName, ...] = BASELINE_MODELS + NEURAL_MODELS
@@ -212,10 +211,24 @@ class NeuralConfig(_Section):
     lr: float = Field(default=1e-3, gt=0)
     max_len: int = Field(default=50, gt=0)  # items of a user's sequence (GRU4Rec, SASRec)
     lightgcn_layers: int = Field(default=3, gt=0)
+    # Early stopping: epochs without a better validation NDCG@20 before training stops
+    # (0: train every epoch); the validation items are this share of each user's items,
+    # held back from the network's training (the latest ones where there are times).
+    patience: int = Field(default=0, ge=0)
+    validation_share: float = Field(default=0.1, gt=0, lt=1)
+    # Each model's training budget (validation included; the best epoch so far is
+    # kept when it runs out). null: no budget, epochs is the limit.
+    max_train_minutes: float | None = Field(default=None, gt=0)
+    # Settings of one model that differ from the above, by model name, e.g.
+    # {lightgcn: {batch_size: 8192, lr: 0.005}}: LightGCN propagates the whole graph
+    # every step, so it wants fewer, larger steps than the others.
+    per_model: dict[NeuralModelName, dict[str, Any]] = Field(default_factory=dict)
     # 0 or 1: train in the driver process; N >= 2: horovod.spark.run with N ranks on the
     # executors (needs N free task slots), fed by Petastorm.
     workers: int = Field(default=0, ge=0)
-    threads: int = Field(default=1, gt=0)  # torch threads per rank
+    # torch threads per rank; null: the host's cores shared by its ranks (for training in
+    # the driver while no Spark task runs beside it, as the benchmarks do)
+    threads: int | None = Field(default=1, gt=0)
     # Petastorm's cache of training examples for Horovod ranks: null is a temporary
     # local folder (every rank reaches it on one host); across hosts, a folder they
     # all reach (a shared mount, hdfs://).

@@ -4,7 +4,9 @@ import datetime as dt
 import math
 import random
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 from pyspark.sql import DataFrame, SparkSession
 
 from shoprec import schemas as S
@@ -68,6 +70,21 @@ def case(spark: SparkSession) -> tuple[DataFrame, DataFrame]:
         },
     )
     return truth, recs
+
+
+def test_ndcg_of_lists_matches_the_spark_definition() -> None:
+    # the hand case with items a..g, x, y, z as 0..9 and users u1..u4 as rows 0..3
+    item = {name: i for i, name in enumerate("abcdefgxyz")}
+    truth_rows = {0: "abc", 1: "d", 2: "e", 3: "fg"}
+    truth = sp.lil_matrix((4, 10))
+    for row, items in truth_rows.items():
+        for name in items:
+            truth[row, item[name]] = 1
+    lists = {0: "axcb", 1: "ydz", 2: "", 3: "abcg"}
+    top = np.full((4, 4), -1)
+    for row, names in lists.items():
+        top[row, : len(names)] = [item[n] for n in names]
+    assert M.ndcg_of_lists(top, truth.tocsr(), 3) == pytest.approx(HAND["ndcg@3"])
 
 
 def test_single_metrics_match_hand_computation(case: tuple[DataFrame, DataFrame]) -> None:

@@ -159,3 +159,26 @@ def test_leave_one_out(spark: SparkSession) -> None:
     # the same segment helpers work: u1, u4 warm; the held-out items were all seen
     users = {r[S.USER_ID]: r[SP.SEGMENT] for r in SP.segment_users(s).collect()}
     assert users == {"u1": SP.WARM_USERS, "u4": SP.WARM_USERS}
+
+
+def test_holdout_keeps_back_a_share_of_each_users_items(spark: SparkSession) -> None:
+    # user 0: 10 items, user 1: 3 items (with times), user 2: one item (keeps it)
+    rows = [(0, i, 1.0, i) for i in range(10)] + [(1, 20 + i, 1.0, i) for i in range(3)]
+    rows.append((2, 5, 1.0, 0))
+    train = spark.createDataFrame(
+        rows, f"{S.USER_IDX} long, {S.ITEM_IDX} long, {S.WEIGHT} double, {S.LAST_TS} long"
+    )
+    fit, held = SP.holdout(train, share=0.2, seed=3)
+    held_rows = sorted(tuple(r) for r in held.collect())
+    assert held.columns == [S.USER_IDX, S.ITEM_IDX] and fit.columns == train.columns
+    # by time: each user's latest items, floor(n * share) of them but at least one
+    assert held_rows == [(0, 8), (0, 9), (1, 22)]
+    assert fit.count() + len(held_rows) == train.count()
+    assert not {(r[0], r[1]) for r in fit.collect()} & set(held_rows)
+    # without times: a seeded random choice, the same for the same seed
+    untimed = train.drop(S.LAST_TS)
+    first = sorted(tuple(r) for r in SP.holdout(untimed, share=0.2, seed=3)[1].collect())
+    again = sorted(tuple(r) for r in SP.holdout(untimed, share=0.2, seed=3)[1].collect())
+    assert first == again and [u for u, _ in first] == [0, 0, 1]
+    with pytest.raises(ValueError, match="share"):
+        SP.holdout(train, share=1.0, seed=3)

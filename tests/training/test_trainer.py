@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 
@@ -65,6 +66,85 @@ def test_rerun_after_epoch_one_resumes_at_epoch_two_exactly(
         BUILD, examples, TrainConfig(epochs=1, batch_size=8, checkpoint_dir=folder), signature="b"
     )
     assert other.start_epoch == 0  # another model's checkpoint is never resumed
+    examples.unpersist()
+
+
+class ScriptedValidator:
+    """Validation scores from a script, one per call; records each call's parameters."""
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = list(scores)
+        self.states: list[dict[str, torch.Tensor]] = []
+
+    def __call__(self, net: torch.nn.Module) -> float:
+        self.states.append({k: v.clone() for k, v in net.state_dict().items()})
+        return self.scores[len(self.states) - 1]
+
+
+def test_early_stopping_keeps_the_best_epoch_and_resumes_where_it_stopped(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    examples = _examples(spark).cache()
+    scores = [0.1, 0.3, 0.2, 0.25, 0.5, 0.6]
+    cfg = TrainConfig(epochs=6, batch_size=8, patience=2)
+    validate = ScriptedValidator(scores)
+    result = train(BUILD, examples, cfg, signature="a", validate=validate)
+    # epochs 3 and 4 do not beat epoch 2: training stops after epoch 4 with epoch 2
+    assert result.scores == [0.1, 0.3, 0.2, 0.25] and result.best_epoch == 2
+    assert len(result.losses) == 4 and result.examples == 4 * 48
+    for key, value in validate.states[1].items():
+        torch.testing.assert_close(result.state[key], value)
+
+    # killed after epoch 3: the rerun continues, stops at the same epoch, same result
+    folder = str(tmp_path / "ckpt")
+    first = ScriptedValidator(scores)
+    train(
+        BUILD,
+        examples,
+        TrainConfig(epochs=3, batch_size=8, patience=2, checkpoint_dir=folder),
+        signature="a",
+        validate=first,
+    )
+    rest = ScriptedValidator(scores[3:])
+    resumed = train(
+        BUILD,
+        examples,
+        TrainConfig(epochs=6, batch_size=8, patience=2, checkpoint_dir=folder),
+        signature="a",
+        validate=rest,
+    )
+    assert resumed.scores == result.scores and resumed.best_epoch == 2
+    assert len(rest.states) == 1  # only epoch 4 was trained and scored again
+    for key, value in result.state.items():
+        torch.testing.assert_close(resumed.state[key], value, rtol=1e-6, atol=1e-7)
+    # a rerun after the stop trains nothing and returns the best epoch again
+    again = train(
+        BUILD,
+        examples,
+        TrainConfig(epochs=6, batch_size=8, patience=2, checkpoint_dir=folder),
+        signature="a",
+        validate=ScriptedValidator([]),
+    )
+    assert again.examples == 0 and again.best_epoch == 2
+    for key, value in result.state.items():
+        torch.testing.assert_close(again.state[key], value, rtol=1e-6, atol=1e-7)
+    examples.unpersist()
+
+
+def test_a_training_budget_stops_before_an_epoch_that_would_overrun_it(
+    spark: SparkSession,
+) -> None:
+    examples = _examples(spark).cache()
+
+    def slow(net: torch.nn.Module) -> float:  # each epoch takes at least 0.3 s
+        time.sleep(0.3)
+        return 0.5
+
+    cfg = TrainConfig(epochs=50, batch_size=8, max_seconds=1.0)
+    result = train(BUILD, examples, cfg, signature="a", validate=slow)
+    assert 1 <= len(result.losses) <= 3 and result.best_epoch == 1
+    with pytest.raises(ValueError, match="max_seconds"):
+        TrainConfig(max_seconds=0)
     examples.unpersist()
 
 

@@ -309,6 +309,15 @@ def _bench_model(
         "score_seconds": round(scored - fitted, 2),
         "eval_seconds": round(done - scored, 2),
     }
+    trained = getattr(model, "train_result", None)
+    if trained is not None and trained.losses:
+        epochs = len(trained.losses) - trained.start_epoch
+        out |= {
+            "epochs": len(trained.losses),
+            "best_epoch": trained.best_epoch,
+            "epoch_seconds": round(trained.seconds / max(epochs, 1), 2),
+            "validation_ndcg": [round(x, 4) for x in trained.scores],
+        }
     return out
 
 
@@ -424,10 +433,16 @@ def table(result: dict[str, Any]) -> str:
             notes.append(f"{name}: skipped: {values['skipped']}")
             continue
         rows[name] = {m: values[m] for m in metrics}
-        notes.append(
+        note = (
             f"{name}: fit {values['fit_seconds']:.1f}s, score {values['score_seconds']:.1f}s, "
             f"evaluate {values['eval_seconds']:.1f}s"
         )
+        if "epochs" in values:
+            best = values["best_epoch"]
+            note += f"; {values['epochs']} epochs of {values['epoch_seconds']:.1f}s" + (
+                f", best {best} by validation ndcg@20" if best else ""
+            )
+        notes.append(note)
     head = (
         f"{result['protocol']}: {result['n_users']:,} users, {result['n_items']:,} items, "
         f"{result['n_test_users']:,} test users"

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import reduce
 from typing import Any
 
+import numpy as np
+import scipy.sparse as sp
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -224,6 +226,28 @@ def mrr(truth: DataFrame, recs: DataFrame, k: int | None = None) -> float:
 
 
 # ------------------------------------------------------------ beyond accuracy
+def ndcg_of_lists(top: np.ndarray, truth: sp.csr_matrix, k: int) -> float:
+    """Mean NDCG@k of in-memory lists, as :func:`ndcg_at_k` defines it, over truth's users.
+
+    ``top`` is ``(users, <= k)`` item indices best first (-1 pads a short list);
+    ``truth`` is ``(users, n_items)`` with the relevant items of the same users non-zero.
+    For a training loop that scores a validation set on its own, without Spark.
+    """
+    top = np.asarray(top)[:, :k]
+    n_rel = np.diff(truth.indptr)
+    if top.shape[0] != truth.shape[0]:
+        raise ValueError(f"{top.shape[0]} lists for {truth.shape[0]} users")
+    rows = np.broadcast_to(np.arange(top.shape[0])[:, None], top.shape)
+    valid = top >= 0
+    hits = np.zeros(top.shape, dtype=bool)
+    hits[valid] = np.asarray(truth[rows[valid], top[valid]]).ravel() != 0
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = (hits * discount[: top.shape[1]]).sum(axis=1)
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[np.minimum(n_rel, k)]
+    users = n_rel > 0
+    return float((dcg[users] / ideal[users]).mean()) if users.any() else _NAN
+
+
 def _coverage(recs: DataFrame, catalog_items: DataFrame, ks: Sequence[int]) -> dict[int, float]:
     best = recs.where(F.col(S.RANK) <= max(ks)).groupBy(S.ITEM_ID).agg(F.min(S.RANK).alias("_best"))
     catalog = catalog_items.select(S.ITEM_ID).where(F.col(S.ITEM_ID).isNotNull()).distinct()

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
@@ -182,3 +182,30 @@ def leave_one_out(
         S.USER_ID, F.posexplode(items_col).alias(S.POSITION, S.ITEM_ID)
     ).select(S.USER_ID, S.ITEM_ID, S.POSITION)
     return Split(train=train, test=test, train_sequences=train_sequences)
+
+
+def holdout(train: DataFrame, *, share: float, seed: int) -> tuple[DataFrame, DataFrame]:
+    """Carve a validation set out of a model's training frame: ``(fit, held)``.
+
+    ``train`` has a model's columns (``user_idx``, ``item_idx``, ...). Each user with at
+    least two items keeps ``share`` of them back (at least one, never all): the latest
+    ones when ``train`` has ``last_ts`` (a sequence's next items, as leave-one-out
+    tests it), otherwise a seeded random choice. ``fit`` holds every other row with
+    all its columns; ``held`` is ``(user_idx, item_idx)``. The test data is never
+    involved, so choices made on ``held`` (a setting, an epoch) cannot see it.
+    """
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share must be in (0, 1), got {share}")
+    rand = F.xxhash64(F.col(S.USER_IDX), F.col(S.ITEM_IDX), F.lit(seed))
+    order = [F.col(S.LAST_TS).desc(), rand] if S.LAST_TS in train.columns else [rand]
+    by_user = Window.partitionBy(S.USER_IDX)
+    n = F.count(F.lit(1)).over(by_user)
+    keep_back = F.when(n >= 2, F.greatest(F.lit(1), F.floor(n * share))).otherwise(0)
+    ranked = train.select(
+        "*",
+        F.row_number().over(by_user.orderBy(*order, F.col(S.ITEM_IDX))).alias("_pos"),
+        keep_back.alias("_back"),
+    )
+    held = F.col("_pos") <= F.col("_back")
+    fit = ranked.where(~held).drop("_pos", "_back")
+    return fit, ranked.where(held).select(S.USER_IDX, S.ITEM_IDX)

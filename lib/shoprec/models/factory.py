@@ -50,6 +50,9 @@ def candidate_grid(
         "lr": nn.lr,
         "workers": nn.workers,
         "threads": nn.threads,
+        "patience": nn.patience,
+        "validation_share": nn.validation_share,
+        "max_train_seconds": None if nn.max_train_minutes is None else nn.max_train_minutes * 60,
     }
     grids: dict[str, list[dict[str, Any]]] = {
         "popularity": [{}],
@@ -66,6 +69,8 @@ def candidate_grid(
         "sasrec": [{**common, "max_len": nn.max_len}],
         "lightgcn": [{**common, "layers": nn.lightgcn_layers}],
     }
+    for name, own in nn.per_model.items():
+        grids[name] = [{**setting, **own} for setting in grids[name]]
     return {name: grids[name] for name in (m.enabled if names is None else names)}
 
 

@@ -36,6 +36,7 @@ class Checkpoint:
     model_state: dict[str, Any]
     optimizer_state: dict[str, Any]
     losses: list[float]
+    stopping: dict[str, Any] | None = None  # trainer.EarlyStopping.state(), when validated
 
 
 def _files(folder: str, storage: Storage) -> list[tuple[int, str]]:
@@ -52,6 +53,7 @@ def save(
     model_state: dict[str, Any],
     optimizer_state: dict[str, Any],
     losses: list[float],
+    stopping: dict[str, Any] | None = None,
     keep: int = 2,
     storage: Storage | None = None,
 ) -> str:
@@ -69,6 +71,7 @@ def save(
         "model": {k: v.detach().cpu() for k, v in model_state.items()},
         "optimizer": _to_cpu(optimizer_state),
         "losses": list(losses),
+        "stopping": _to_cpu(stopping),
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
@@ -95,6 +98,7 @@ def latest(
             model_state=payload["model"],
             optimizer_state=payload["optimizer"],
             losses=[float(x) for x in payload["losses"]],
+            stopping=payload.get("stopping"),
         )
     return None
 

@@ -20,10 +20,16 @@ separate processes that receive the job by cloudpickle.
 Both paths run :func:`run_epochs`, seed every epoch from ``(seed, epoch, rank)``, and
 write a checkpoint after each epoch (rank 0 only); a rerun with the same checkpoint
 folder continues after the last completed epoch.
+
+Early stopping: given a ``validate(net) -> score`` (higher is better; rank 0 computes
+it, every rank follows), the loop scores the network after each epoch, keeps the best
+epoch's parameters, and stops once ``patience`` epochs in a row have not beaten it;
+``epochs`` is then the most it trains. The best parameters are what it returns.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -43,6 +49,8 @@ from shoprec.lake import Storage, StorageOptions
 from shoprec.training import checkpoint as ckpt
 from shoprec.training import data
 
+log = logging.getLogger(__name__)
+
 LOCAL = "local"
 HOROVOD = "horovod"
 AUTO = "auto"
@@ -58,6 +66,8 @@ class TrainableNet(Protocol):
 
 
 NetFactory = Callable[[], nn.Module]
+# A network (in eval mode, under no_grad) -> its validation score, higher is better.
+Validator = Callable[[nn.Module], float]
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,12 @@ class TrainConfig:
     # host's cores divided by the ranks on it.
     threads: int | None = 1
     start_timeout: int = 120  # seconds Horovod waits for all ranks to start
+    # Epochs without a better validation score before training stops (with a
+    # validator; 0 never stops early, but the best epoch is still the one returned).
+    patience: int = 0
+    # Wall-clock budget of the training loop in seconds (validation included): no epoch
+    # starts that the last one's duration says would end past it. None: no budget.
+    max_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -100,8 +116,10 @@ class TrainConfig:
             raise ValueError(
                 f"lr must be > 0 and weight_decay >= 0: {self.lr}, {self.weight_decay}"
             )
-        if self.workers < 0:
-            raise ValueError(f"workers must be >= 0, got {self.workers}")
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError(f"max_seconds must be > 0, got {self.max_seconds}")
+        if self.workers < 0 or self.patience < 0:
+            raise ValueError(f"workers and patience must be >= 0: {self.workers}, {self.patience}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         if self.backend == LOCAL and self.workers > 1:
@@ -133,6 +151,9 @@ class TrainResult:
     ranks: int
     n_examples: int = 0  # rows in the training examples (one epoch)
     extra: dict[str, Any] = field(default_factory=dict)
+    # with a validator: the score after every completed epoch, and the epoch kept
+    scores: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
 
     @property
     def examples_per_second(self) -> float:
@@ -150,6 +171,40 @@ def make_optimizer(net: nn.Module, lr: float, weight_decay: float) -> torch.opti
     return torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
 
 
+@dataclass
+class EarlyStopping:
+    """The validation scores so far and the best epoch's parameters (a CPU copy).
+
+    Checkpointed with the network, so a resumed run stops where an uninterrupted one
+    would and returns the same best epoch.
+    """
+
+    patience: int
+    scores: list[float] = field(default_factory=list)  # after epochs 1, 2, ...
+    best_epoch: int = 0  # completed epochs at the best score; 0 before any
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def update(self, epochs_done: int, score: float, net: nn.Module) -> bool:
+        """Record ``score`` after ``epochs_done`` epochs; True when training should stop."""
+        self.scores = [*self.scores[: epochs_done - 1], score]
+        best = self.scores[self.best_epoch - 1] if self.best_epoch else None
+        if best is None or score > best:
+            self.best_epoch = epochs_done
+            self.best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+        return self.patience > 0 and epochs_done - self.best_epoch >= self.patience
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint stores."""
+        return {"scores": self.scores, "best_epoch": self.best_epoch, "best": self.best_state}
+
+    @classmethod
+    def resumed(cls, patience: int, state: dict[str, Any] | None) -> EarlyStopping:
+        """The tracker as a checkpoint left it (a fresh one without)."""
+        if not state:
+            return cls(patience)
+        return cls(patience, list(state["scores"]), int(state["best_epoch"]), state["best"])
+
+
 def run_epochs(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -163,16 +218,25 @@ def run_epochs(
     reduce_loss: Callable[[float], float] = float,
     on_epoch_end: Callable[[int, list[float]], None] | None = None,
     losses: list[float] | None = None,
+    validate: Validator | None = None,
+    stopping: EarlyStopping | None = None,
+    max_seconds: float | None = None,
 ) -> tuple[list[float], int, float]:
     """Train epochs ``start_epoch..epochs-1``; return (all losses, examples, seconds).
 
     ``batches(epoch)`` yields that epoch's batches for this rank. ``reduce_loss``
     turns this rank's mean loss into the reported one (an average over ranks under
-    Horovod); ``on_epoch_end(epochs_done, losses)`` writes the checkpoint.
+    Horovod); ``on_epoch_end(epochs_done, losses)`` writes the checkpoint. With
+    ``validate`` and ``stopping``, each epoch is scored (outside the timed loop),
+    training ends early as ``stopping`` decides, and ``net`` ends with the best
+    epoch's parameters. With ``max_seconds``, no epoch starts that would end past it
+    (judged by the epochs so far); every rank decides on the ranks' average clock
+    (through ``reduce_loss``), so all stop together.
     """
     trainable: TrainableNet = net  # type: ignore[assignment]
     history = list(losses or [])
     examples, seconds = 0, 0.0
+    started = time.perf_counter()
     for epoch in range(start_epoch, epochs):
         s = epoch_seed(seed, epoch, rank)
         torch.manual_seed(s)
@@ -193,19 +257,52 @@ def run_epochs(
         seconds += time.perf_counter() - began
         examples += count
         history.append(reduce_loss(total / max(count, 1)))
+        stop, score = False, None
+        if validate is not None and stopping is not None:
+            net.eval()
+            with torch.no_grad():
+                score = float(validate(net))
+            stop = stopping.update(epoch + 1, score, net)
+        if rank == 0:
+            log.info(
+                "epoch %d/%d: loss %.4f, validation %s, %.1f s",
+                epoch + 1,
+                epochs,
+                history[-1],
+                "-" if score is None else f"{score:.4f}",
+                time.perf_counter() - began,
+            )
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, history)
+        if max_seconds is not None and not stop:
+            elapsed = time.perf_counter() - started
+            last = elapsed / (epoch + 1 - start_epoch)
+            # the same decision on every rank: the ranks' average of their own clocks
+            stop = reduce_loss(elapsed + last) > max_seconds
+            if stop and epoch + 1 < epochs:
+                log.info("training budget of %.0f s reached after epoch %d", max_seconds, epoch + 1)
+        if stop:
+            break
     net.eval()
+    if stopping is not None and stopping.best_state is not None:
+        net.load_state_dict(stopping.best_state)
     return history, examples, seconds
 
 
 def train(
-    build: NetFactory, examples: DataFrame, cfg: TrainConfig, *, signature: str
+    build: NetFactory,
+    examples: DataFrame,
+    cfg: TrainConfig,
+    *,
+    signature: str,
+    validate: Validator | None = None,
 ) -> TrainResult:
     """Train the network ``build()`` on ``examples``; return rank 0's parameters.
 
     ``signature`` names what is trained (model, hyperparameters, data shape); a
-    checkpoint in ``cfg.checkpoint_dir`` is resumed only when it matches.
+    checkpoint in ``cfg.checkpoint_dir`` is resumed only when it matches. With
+    ``validate`` (picklable, for Horovod's rank 0), training stops early after
+    ``cfg.patience`` epochs without a better score and returns the best epoch.
 
     Example::
 
@@ -214,12 +311,18 @@ def train(
         net.load_state_dict(result.state)
     """
     if cfg.resolved_backend == LOCAL:
-        return _train_local(build, examples, cfg, signature)
-    return _train_horovod(build, examples, cfg, signature)
+        return _train_local(build, examples, cfg, signature, validate)
+    return _train_horovod(build, examples, cfg, signature, validate)
 
 
 # --------------------------------------------------------------------------- local
-def _train_local(build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: str) -> TrainResult:
+def _train_local(
+    build: NetFactory,
+    examples: DataFrame,
+    cfg: TrainConfig,
+    sig: str,
+    validate: Validator | None,
+) -> TrainResult:
     arrays = data.local_arrays(examples)
     n = len(next(iter(arrays.values()))) if arrays else 0
     if n == 0:
@@ -235,6 +338,9 @@ def _train_local(build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: 
         net.load_state_dict(found.model_state)
         optimizer.load_state_dict(found.optimizer_state)
         start, losses = min(found.epoch, cfg.epochs), found.losses
+    stopping = EarlyStopping.resumed(cfg.patience, found.stopping if found else None)
+    if _stopped(stopping, start):
+        start = cfg.epochs  # the killed run had already stopped early
     previous = torch.get_num_threads()
     torch.set_num_threads(cfg.threads or previous)
     try:
@@ -246,13 +352,36 @@ def _train_local(build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: 
             epochs=cfg.epochs,
             seed=cfg.seed,
             device=device,
-            on_epoch_end=_checkpointer(cfg, signature, net, optimizer),
+            on_epoch_end=_checkpointer(cfg, signature, net, optimizer, stopping),
             losses=losses,
+            validate=validate,
+            stopping=stopping,
+            max_seconds=cfg.max_seconds,
         )
     finally:
         torch.set_num_threads(previous)
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-    return TrainResult(state, losses, start, seen, seconds, LOCAL, 1, n)
+    return TrainResult(
+        state,
+        losses,
+        start,
+        seen,
+        seconds,
+        LOCAL,
+        1,
+        n,
+        scores=stopping.scores,
+        best_epoch=stopping.best_epoch or None,
+    )
+
+
+def _stopped(stopping: EarlyStopping, epochs_done: int) -> bool:
+    """Whether a checkpointed run had already stopped early after ``epochs_done``."""
+    return (
+        stopping.patience > 0
+        and stopping.best_epoch > 0
+        and epochs_done - stopping.best_epoch >= stopping.patience
+    )
 
 
 def _device(local_rank: int) -> torch.device:
@@ -264,7 +393,11 @@ def _device(local_rank: int) -> torch.device:
 
 
 def _checkpointer(
-    cfg: TrainConfig, signature: str, net: nn.Module, optimizer: torch.optim.Optimizer
+    cfg: TrainConfig,
+    signature: str,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    stopping: EarlyStopping | None = None,
 ) -> Callable[[int, list[float]], None] | None:
     folder = cfg.checkpoint_dir
     if folder is None:
@@ -279,6 +412,7 @@ def _checkpointer(
             model_state=net.state_dict(),
             optimizer_state=optimizer.state_dict(),
             losses=losses,
+            stopping=stopping.state() if stopping is not None and stopping.scores else None,
         )
 
     return write
@@ -294,10 +428,15 @@ class HorovodJob:
     cfg: TrainConfig
     signature: str
     steps_per_epoch: int
+    validate: Validator | None = None  # called on rank 0 only
 
 
 def _train_horovod(
-    build: NetFactory, examples: DataFrame, cfg: TrainConfig, sig: str
+    build: NetFactory,
+    examples: DataFrame,
+    cfg: TrainConfig,
+    sig: str,
+    validate: Validator | None,
 ) -> TrainResult:
     import horovod.spark
 
@@ -314,6 +453,7 @@ def _train_horovod(
             cfg=cfg,
             signature=f"{sig}|n={n}",
             steps_per_epoch=data.steps_per_epoch(n, batch_size=cfg.batch_size, workers=ranks),
+            validate=validate,
         )
         # Gloo runs the ranks' rendezvous and CPU collectives; a Horovod built with
         # HOROVOD_GPU_OPERATIONS=NCCL allreduces the CUDA gradients with NCCL.
@@ -340,6 +480,8 @@ def _train_horovod(
         backend=HOROVOD,
         ranks=ranks,
         n_examples=n,
+        scores=chief["scores"],
+        best_epoch=chief["best_epoch"],
         extra={
             "steps_per_epoch": job.steps_per_epoch,
             # where each rank ran: {rank: {"executor_id", "pid", "host"}}
@@ -396,14 +538,28 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
         torch.manual_seed(cfg.seed)
         net = job.build().to(device)
         optimizer = make_optimizer(net, cfg.lr * size, cfg.weight_decay)
-        start, losses = 0, []
+        start, losses, early = 0, [], None
         if rank == 0:
             found = ckpt.latest(cfg.checkpoint_dir, job.signature, Storage(cfg.storage))
             if found is not None:
                 net.load_state_dict(found.model_state)
                 optimizer.load_state_dict(found.optimizer_state)
                 start, losses = min(found.epoch, cfg.epochs), found.losses
-        start, losses = hvd.broadcast_object((start, losses), root_rank=0, name="resume")
+                early = found.stopping
+        start, losses, early = hvd.broadcast_object(
+            (start, losses, early), root_rank=0, name="resume"
+        )
+        stopping = EarlyStopping.resumed(cfg.patience, early)
+        if _stopped(stopping, start):
+            start = cfg.epochs
+        validate = None
+        if job.validate is not None:
+            chief_validate = job.validate
+
+            def validate(model: nn.Module) -> float:
+                score = chief_validate(model) if rank == 0 else None
+                return float(hvd.broadcast_object(score, root_rank=0))
+
         hvd.broadcast_parameters(net.state_dict(), root_rank=0)
         hvd.broadcast_optimizer_state(optimizer, root_rank=0)
         dist_opt = hvd.DistributedOptimizer(optimizer, named_parameters=net.named_parameters())
@@ -412,7 +568,7 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
             avg = hvd.allreduce(torch.tensor([value]), name="epoch_loss", op=hvd.Average)
             return float(avg.item())
 
-        write = _checkpointer(cfg, job.signature, net, optimizer) if rank == 0 else None
+        write = _checkpointer(cfg, job.signature, net, optimizer, stopping) if rank == 0 else None
         loader_cm = data.shard_loader(
             job.converter,
             batch_size=cfg.batch_size,
@@ -439,6 +595,9 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
                 reduce_loss=reduce_loss,
                 on_epoch_end=write,
                 losses=losses,
+                validate=validate,
+                stopping=stopping,
+                max_seconds=cfg.max_seconds,
             )
         out: dict[str, Any] = {
             "rank": rank,
@@ -448,7 +607,13 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
         }
         if rank == 0:
             state = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
-            out.update(state=state, losses=losses, start_epoch=start)
+            out.update(
+                state=state,
+                losses=losses,
+                start_epoch=start,
+                scores=stopping.scores,
+                best_epoch=stopping.best_epoch or None,
+            )
         return out
     finally:
         hvd.shutdown()

@@ -8,7 +8,7 @@ Python workers with torch are the slow part, so the tests share that output.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -161,3 +161,21 @@ def test_constructor_rejects_bad_hyperparameters() -> None:
         LightGCN(workers=-1)
     with pytest.raises(ValueError, match="backend"):
         GRU4Rec(backend="mpi")
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_early_stopping_validates_on_held_back_items_and_serves_full_histories(
+    name: str, data: Planted
+) -> None:
+    model = FACTORIES[name]()
+    model.train_config = replace(model.train_config, patience=2)
+    model.fit(data.train, n_items=data.n_items)
+    result = model.train_result
+    assert result is not None and result.best_epoch is not None
+    assert len(result.scores) == len(result.losses) <= model.train_config.epochs
+    assert result.scores[result.best_epoch - 1] == max(result.scores)
+    stopped_early = len(result.scores) < model.train_config.epochs
+    assert stopped_early == (len(result.scores) - result.best_epoch >= 2)
+    # the held-back items were only hidden from training: serving still excludes them
+    recs = _by_user(sorted(tuple(r) for r in model.recommend(data.users, K).collect()))
+    assert recs and all(not set(items) & data.seen[user] for user, items in recs.items())

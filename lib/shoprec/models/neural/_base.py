@@ -11,6 +11,7 @@ take the top-k of ``U Vᵀ``; no user scores reach the driver.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import io
@@ -25,10 +26,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from torch import nn
 from torch.nn import functional as TF
 
+from shoprec import schemas as S
 from shoprec import training
+from shoprec.evaluation.metrics import ndcg_of_lists
+from shoprec.evaluation.split import holdout
 from shoprec.lake import StorageOptions
 from shoprec.models import scoring
 from shoprec.models.base import ModelFolder, PathLike, Recommender, load_array
@@ -39,7 +44,14 @@ NET_CONFIG_FILE = "net.json"
 ITEM_VECTORS = "item_vectors"
 # Settings a resumed run may change: how it runs, and how many epochs it goes to
 # (a run stopped after epoch 1 of 10 is resumed by the same call with epochs=10).
-_RESUMABLE_CHANGES = frozenset({"workers", "backend", "threads", "epochs"})
+_RESUMABLE_CHANGES = frozenset(
+    {"workers", "backend", "threads", "epochs", "patience", "max_train_seconds"}
+)
+# Early stopping scores NDCG@VALIDATION_K over at most VALIDATION_USERS held-out users
+# (a seeded sample), VALIDATION_BLOCK of them per product.
+VALIDATION_K = 20
+VALIDATION_USERS = 5_000
+VALIDATION_BLOCK = 1_024
 
 
 @dataclass(frozen=True)
@@ -51,10 +63,63 @@ class NetSide:
     length: int = 0  # history items (or sequence positions) the network reads per user
 
 
+# (network, validation users' block, history length) -> what the score function reads
+SideFn = Callable[[nn.Module, scoring.UserBlock, int], tuple[NetSide, scoring.UserBlock]]
+
+
 def executor_torch() -> None:
     """One torch thread per Spark task: the executor already runs a task per core."""
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+
+
+@dataclass(frozen=True)
+class NetValidator:
+    """NDCG@k of a network's lists for held-out items, scored as serving scores them.
+
+    The same score function as :meth:`NeuralRecommender.recommend` (on the driver, or on
+    Horovod's rank 0), over the validation users' training histories, with the items
+    they trained on excluded. Picklable: Horovod ships it to rank 0.
+    """
+
+    score_fn: scoring.ScoreFn
+    side_fn: SideFn
+    block: scoring.UserBlock  # validation users and their training histories
+    truth: sp.csr_matrix  # their held-out items, row for row
+    length: int
+    k: int = VALIDATION_K
+
+    def __call__(self, net: nn.Module) -> float:
+        threads = torch.get_num_threads()  # the score functions set one thread
+        try:
+            on_cpu = all(p.device.type == "cpu" for p in net.parameters())
+            model = net if on_cpu else copy.deepcopy(net).cpu()
+            side, block = self.side_fn(model, self.block, self.length)
+            n = len(block.user_idx)
+            top = np.full((n, self.k), -1, np.int64)
+            for start in range(0, n, VALIDATION_BLOCK):
+                rows = slice(start, start + VALIDATION_BLOCK)
+                part = scoring.UserBlock(
+                    block.user_idx[rows],
+                    block.history[rows],
+                    None if block.features is None else block.features[rows],
+                )
+                scores = np.array(self.score_fn(part, side), dtype=np.float32)
+                seen_rows, seen_items = part.history.nonzero()
+                scores[seen_rows, seen_items] = -np.inf
+                r, c, _, rank = scoring.topk_rows(scores, self.k)
+                top[start + r, rank - 1] = c
+            return ndcg_of_lists(top, self.truth, self.k)
+        finally:
+            torch.set_num_threads(threads)
+
+
+def net_side(
+    net: nn.Module, block: scoring.UserBlock, length: int
+) -> tuple[NetSide, scoring.UserBlock]:
+    """What a history-encoding model's score function reads: the net and its item vectors."""
+    encode: Callable[[], torch.Tensor] = net.item_vectors  # type: ignore[assignment]
+    return NetSide(net, encode().float().numpy(), length), block
 
 
 def cosine_rows(ids: np.ndarray, side: NetSide) -> np.ndarray:
@@ -152,13 +217,19 @@ class NeuralRecommender(Recommender):
         threads: int | None = 1,
         checkpoint_dir: str | None = None,
         cache_dir: str | None = None,
+        patience: int = 0,
+        validation_share: float = 0.1,
+        max_train_seconds: float | None = None,
         block_size: int = scoring.DEFAULT_BLOCK_SIZE,
         partitions: int | None = None,
     ) -> None:
         super().__init__(block_size=block_size, partitions=partitions)
         if dim < 1:
             raise ValueError(f"dim must be >= 1, got {dim}")
+        if not 0.0 < validation_share < 1.0:
+            raise ValueError(f"validation_share must be in (0, 1), got {validation_share}")
         self.dim = dim
+        self.validation_share = validation_share
         self.train_config = TrainConfig(
             epochs=epochs,
             batch_size=batch_size,
@@ -170,6 +241,8 @@ class NeuralRecommender(Recommender):
             threads=threads,
             checkpoint_dir=checkpoint_dir,
             cache_dir=cache_dir,
+            patience=patience,
+            max_seconds=max_train_seconds,
         )
         self.net: nn.Module | None = None
         self.item_vectors: np.ndarray | None = None
@@ -189,6 +262,13 @@ class NeuralRecommender(Recommender):
     def _model_params(self) -> dict[str, Any]:
         """The subclass's own hyperparameters (its constructor's keyword arguments)."""
 
+    def _histories(self, train: DataFrame) -> DataFrame:
+        """The per-user histories the score function reads (:func:`scoring.user_histories`)."""
+        return scoring.user_histories(train)
+
+    score_fn: scoring.ScoreFn  # set by each model: its scoring function
+    side_fn: SideFn = staticmethod(net_side)
+
     def _fitted(self, net: nn.Module) -> None:
         """Derive the item-side state from the trained ``net``."""
         encode: Callable[[], torch.Tensor] = net.item_vectors  # type: ignore[assignment]
@@ -197,23 +277,64 @@ class NeuralRecommender(Recommender):
         self.net = net
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, train: DataFrame, *, n_items: int) -> Self:
-        """Build examples in Spark, train the network, keep the item side on the driver."""
+    def fit(self, train: DataFrame, *, n_items: int, validation: DataFrame | None = None) -> Self:
+        """Build examples in Spark, train the network, keep the item side on the driver.
+
+        With ``patience`` > 0 training stops early on NDCG@20 of held-out items:
+        ``validation`` (``user_idx``, ``item_idx`` pairs of users in ``train``) when
+        given, otherwise a ``validation_share`` of each user's items held back from the
+        network's training (:func:`~shoprec.evaluation.split.holdout`). Either way the
+        users' full ``train`` histories are what serving reads afterwards.
+        """
         self._start_fit(train, n_items)
         self.net = None
-        build, examples = self.prepare_training(train, n_items=n_items)
+        learn, held = train, validation
+        if held is None and self.train_config.patience > 0:
+            learn, held = holdout(train, share=self.validation_share, seed=self.train_config.seed)
+        build, examples = self.prepare_training(learn, n_items=n_items)
+        validate = None if held is None else self._validator(learn, held, n_items)
         # checkpoints may live on the lake's object store: reach it as Spark does
         cfg = dataclasses.replace(
             self.train_config, storage=StorageOptions.from_spark(train.sparkSession)
         )
-        result = training.train(build, examples, cfg, signature=self._signature())
+        result = training.train(
+            build, examples, cfg, signature=self._signature(), validate=validate
+        )
         torch.manual_seed(self.train_config.seed)
         net = build()
         net.load_state_dict(result.state)
         net.eval()
         self.train_result = result
+        self._history = self._histories(train)
         self._fitted(net)
         return self
+
+    def _validator(self, learn: DataFrame, held: DataFrame, n_items: int) -> NetValidator:
+        """The validation users (a seeded sample), their ``learn`` histories and held items."""
+        seed = self.train_config.seed
+        truth_lists = (
+            held.groupBy(F.col(S.USER_IDX).cast("long").alias(S.USER_IDX))
+            .agg(F.collect_set(F.col(S.ITEM_IDX).cast("long")).alias("_held"))
+            .orderBy(F.xxhash64(S.USER_IDX, F.lit(seed)), S.USER_IDX)
+            .limit(VALIDATION_USERS)
+        )
+        rows = scoring.scoring_input(
+            truth_lists.select(S.USER_IDX),
+            self._histories(learn),
+        ).join(truth_lists, S.USER_IDX)
+        part = scoring.collect_pandas(rows).sort_values(S.USER_IDX, ignore_index=True)
+        if part.empty:
+            raise ValueError("no validation users: the held-out items' users have no history")
+        block = scoring.to_user_block(part, n_items)
+        held_rows, held_items = scoring.ragged(part["_held"].to_numpy(), np.int64)
+        ok = (held_items >= 0) & (held_items < n_items)
+        truth = sp.csr_matrix(
+            (np.ones(int(ok.sum()), np.float32), (held_rows[ok], held_items[ok])),
+            shape=(len(part), n_items),
+        )
+        return NetValidator(
+            type(self).score_fn, type(self).side_fn, block, truth, self._history_length()
+        )
 
     def prepare_training(self, train: DataFrame, *, n_items: int) -> tuple[NetFactory, DataFrame]:
         """The network factory and the (lazy) training examples ``fit`` would use.
@@ -249,6 +370,9 @@ class NeuralRecommender(Recommender):
             "workers": c.workers,
             "backend": c.backend,
             "threads": c.threads,
+            "patience": c.patience,
+            "validation_share": self.validation_share,
+            "max_train_seconds": c.max_seconds,
         }
 
     def _item_side(self) -> Any:

@@ -224,8 +224,12 @@ class _SequentialRecommender(NeuralRecommender):
             "dropout": self.dropout,
         }
 
+    score_fn = staticmethod(_sequence_scores)
+
+    def _histories(self, train: DataFrame) -> DataFrame:
+        return ordered_history(train)
+
     def _prepare(self, train: DataFrame, n_items: int) -> DataFrame:
-        self._history = ordered_history(train)
         self._net_kwargs = self._net_args(n_items)
         return sequence_examples(train, length=self.max_len + 1, pad=n_items)
 

@@ -220,12 +220,19 @@ class TwoTower(NeuralRecommender):
         }
 
     def fit(
-        self, train: DataFrame, *, n_items: int, item_features: DataFrame | None = None
+        self,
+        train: DataFrame,
+        *,
+        n_items: int,
+        validation: DataFrame | None = None,
+        item_features: DataFrame | None = None,
     ) -> Self:
         """Fit; ``item_features`` here replaces the constructor's."""
         if item_features is not None:
             self.item_features = item_features
-        return super().fit(train, n_items=n_items)
+        return super().fit(train, n_items=n_items, validation=validation)
+
+    score_fn = staticmethod(_two_tower_scores)
 
     def _prepare(self, train: DataFrame, n_items: int) -> DataFrame:
         counts = scoring.collect_pandas(train.groupBy(S.ITEM_IDX).count())
