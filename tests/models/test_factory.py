@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shoprec.config import MODEL_NAMES, Settings
+from shoprec.errors import ConfigError
 from shoprec.models.factory import MODEL_CLASSES, build_model, candidate_grid
 from shoprec.models.neural import NeuralRecommender
 
@@ -54,3 +55,27 @@ def test_candidate_grid_is_the_models_asked_for_in_that_order() -> None:
     grid = candidate_grid(st.models, ["als", "popularity"])
     assert list(grid) == ["als", "popularity"]
     assert [p["reg_param"] for p in grid["als"]] == [0.1, 1.0] and grid["popularity"] == [{}]
+
+
+def test_per_model_neural_settings_override_and_unknown_ones_are_named() -> None:
+    neural = {
+        "patience": 2,
+        "max_train_minutes": 1.5,
+        "per_model": {"lightgcn": {"batch_size": 8192, "lr": 0.005}},
+    }
+    st = Settings().with_overrides({"models": {"neural": neural}})
+    grid = candidate_grid(st.models)
+    (gcn,) = grid["lightgcn"]
+    (tower,) = grid["two_tower"]
+    assert (gcn["batch_size"], gcn["lr"]) == (8192, 0.005)
+    assert (tower["batch_size"], tower["lr"]) == (256, 1e-3)
+    model = build_model("lightgcn", gcn, seed=1)
+    assert isinstance(model, NeuralRecommender)
+    cfg = model.train_config
+    assert (cfg.batch_size, cfg.patience, cfg.max_seconds) == (8192, 2, 90.0)
+
+    bad = Settings().with_overrides(
+        {"models": {"neural": {"per_model": {"sasrec": {"batchsize": 1}}}}}
+    )
+    with pytest.raises(ConfigError, match=r"per_model\.sasrec: unknown setting\(s\) batchsize"):
+        candidate_grid(bad.models)

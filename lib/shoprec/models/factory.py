@@ -8,10 +8,12 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
 from shoprec.config import ModelsConfig
+from shoprec.errors import ConfigError
 from shoprec.lake import join
 from shoprec.models.als import ALSRecommender
 from shoprec.models.base import Recommender
@@ -70,6 +72,12 @@ def candidate_grid(
         "lightgcn": [{**common, "layers": nn.lightgcn_layers}],
     }
     for name, own in nn.per_model.items():
+        unknown = sorted(set(own) - constructor_params(MODEL_CLASSES[name]))
+        if unknown:
+            raise ConfigError(
+                f"models.neural.per_model.{name}: unknown setting(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(constructor_params(MODEL_CLASSES[name])))})"
+            )
         grids[name] = [{**setting, **own} for setting in grids[name]]
     return {name: grids[name] for name in (m.enabled if names is None else names)}
 
@@ -100,6 +108,22 @@ def build_model(
         if cache_dir is not None:
             params = {**params, "cache_dir": cache_dir}
     return cls(**params)
+
+
+def constructor_params(cls: type) -> set[str]:
+    """The keyword arguments ``cls(...)`` accepts, its bases' included (through ``**kwargs``)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {
+            p.name for p in params if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD
+        }
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names - {"self"}
 
 
 def _ease_limits(m: ModelsConfig) -> dict[str, Any]:
