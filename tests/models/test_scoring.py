@@ -58,6 +58,29 @@ def test_topk_rows_with_many_ties_and_masked_items_matches_a_stable_sort() -> No
         assert np.array_equal(vals[rows == r], s[r, want])
 
 
+@pytest.mark.parametrize("values", [0, 3, 50])  # 0: continuous scores; else that many values
+def test_wide_rows_match_a_stable_sort(values: int) -> None:
+    """Catalogue-wide rows with ties and masked items."""
+    rng = np.random.default_rng(values)
+    n_cols, k = 4_000, 12
+    if values:
+        s = rng.integers(0, values, size=(120, n_cols)).astype(np.float32)
+    else:
+        s = rng.normal(size=(120, n_cols)).astype(np.float32)
+    s[rng.random(s.shape) < 0.2] = -np.inf
+    s[0] = -np.inf
+    s[1, 7:] = -np.inf  # fewer finite scores than k
+    s[2, ::2] = -np.inf  # the sampled columns all masked
+    s[3, : n_cols // 2] = 9.0  # most of the row tied at the top
+    rows, cols, vals, ranks = scoring.topk_rows(s, k)
+    for r in range(len(s)):
+        order = np.argsort(-s[r], kind="stable")
+        want = [c for c in order if np.isfinite(s[r, c])][:k]
+        assert cols[rows == r].tolist() == want, r
+        assert ranks[rows == r].tolist() == list(range(1, len(want) + 1))
+        assert np.array_equal(vals[rows == r], s[r, want])
+
+
 def test_block_sizes() -> None:
     assert scoring.block_rows(1024, 10_000_000, 1 << 25) == 3
     assert scoring.block_rows(8, 10) == 8
