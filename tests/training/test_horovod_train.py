@@ -59,3 +59,20 @@ def test_two_horovod_workers_reach_the_single_process_quality(
     assert p_single > 0.25 and p_two > 0.25, (p_single, p_two)
     assert abs(p_two - p_single) <= 0.1, (p_single, p_two)
     train.unpersist()
+
+
+@pytest.mark.timeout(300)
+def test_horovod_ranks_stop_early_together_on_rank_zeros_validation(spark: SparkSession) -> None:
+    if spark.sparkContext.defaultParallelism < 2:
+        pytest.skip("needs 2 Spark task slots")
+    rows, _, n_items = planted(seed=5)
+    train = frame(spark, rows).cache()
+    model = LightGCN(workers=2, dim=16, epochs=40, batch_size=64, lr=0.05, seed=2, patience=2).fit(
+        train, n_items=n_items
+    )
+    result = model.train_result
+    assert result is not None and result.backend == "horovod" and result.best_epoch is not None
+    # every epoch was scored on rank 0, the ranks stopped together, the best one was kept
+    assert len(result.scores) == len(result.losses) <= 40
+    assert result.scores[result.best_epoch - 1] == max(result.scores)
+    assert (len(result.scores) < 40) == (len(result.scores) - result.best_epoch >= 2)

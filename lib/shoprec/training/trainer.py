@@ -558,7 +558,9 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
 
             def validate(model: nn.Module) -> float:
                 score = chief_validate(model) if rank == 0 else None
-                return float(hvd.broadcast_object(score, root_rank=0))
+                # a fixed name: by default it is the type of the object, which differs
+                # between rank 0 (a float) and the others (None)
+                return float(hvd.broadcast_object(score, root_rank=0, name="validation"))
 
         hvd.broadcast_parameters(net.state_dict(), root_rank=0)
         hvd.broadcast_optimizer_state(optimizer, root_rank=0)
