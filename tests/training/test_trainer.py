@@ -131,6 +131,22 @@ def test_early_stopping_keeps_the_best_epoch_and_resumes_where_it_stopped(
     examples.unpersist()
 
 
+def test_validation_added_to_a_resumed_run_counts_from_where_it_resumes(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    examples = _examples(spark).cache()
+    folder = str(tmp_path / "ckpt")
+    cfg = TrainConfig(epochs=2, batch_size=8, checkpoint_dir=folder)
+    train(BUILD, examples, cfg, signature="a")  # two epochs, no validator
+    more = TrainConfig(epochs=6, batch_size=8, patience=2, checkpoint_dir=folder)
+    result = train(
+        BUILD, examples, more, signature="a", validate=ScriptedValidator([0.2, 0.1, 0.1])
+    )
+    assert result.start_epoch == 2 and result.best_epoch == 3
+    assert np.isnan(result.scores[:2]).all() and result.scores[2:] == [0.2, 0.1, 0.1]
+    examples.unpersist()
+
+
 def test_a_training_budget_stops_before_an_epoch_that_would_overrun_it(
     spark: SparkSession,
 ) -> None:

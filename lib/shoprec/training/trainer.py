@@ -30,6 +30,7 @@ epoch's parameters, and stops once ``patience`` epochs in a row have not beaten 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -180,13 +181,16 @@ class EarlyStopping:
     """
 
     patience: int
-    scores: list[float] = field(default_factory=list)  # after epochs 1, 2, ...
+    # after epochs 1, 2, ...; NaN for an epoch that was not validated (a run resumed
+    # from a checkpoint written without a validator)
+    scores: list[float] = field(default_factory=list)
     best_epoch: int = 0  # completed epochs at the best score; 0 before any
     best_state: dict[str, torch.Tensor] | None = None
 
     def update(self, epochs_done: int, score: float, net: nn.Module) -> bool:
         """Record ``score`` after ``epochs_done`` epochs; True when training should stop."""
-        self.scores = [*self.scores[: epochs_done - 1], score]
+        earlier = self.scores[: epochs_done - 1]
+        self.scores = [*earlier, *[math.nan] * (epochs_done - 1 - len(earlier)), score]
         best = self.scores[self.best_epoch - 1] if self.best_epoch else None
         if best is None or score > best:
             self.best_epoch = epochs_done
