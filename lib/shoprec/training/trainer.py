@@ -195,7 +195,15 @@ class EarlyStopping:
         if best is None or score > best:
             self.best_epoch = epochs_done
             self.best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-        return self.patience > 0 and epochs_done - self.best_epoch >= self.patience
+        return self.stopped(epochs_done)
+
+    def stopped(self, epochs_done: int) -> bool:
+        """Whether training stops after ``epochs_done`` epochs (a resumed run: had stopped)."""
+        return (
+            self.patience > 0
+            and self.best_epoch > 0
+            and epochs_done - self.best_epoch >= self.patience
+        )
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint stores."""
@@ -343,7 +351,7 @@ def _train_local(
         optimizer.load_state_dict(found.optimizer_state)
         start, losses = min(found.epoch, cfg.epochs), found.losses
     stopping = EarlyStopping.resumed(cfg.patience, found.stopping if found else None)
-    if _stopped(stopping, start):
+    if stopping.stopped(start):
         start = cfg.epochs  # the killed run had already stopped early
     previous = torch.get_num_threads()
     torch.set_num_threads(cfg.threads or previous)
@@ -376,15 +384,6 @@ def _train_local(
         n,
         scores=stopping.scores,
         best_epoch=stopping.best_epoch or None,
-    )
-
-
-def _stopped(stopping: EarlyStopping, epochs_done: int) -> bool:
-    """Whether a checkpointed run had already stopped early after ``epochs_done``."""
-    return (
-        stopping.patience > 0
-        and stopping.best_epoch > 0
-        and epochs_done - stopping.best_epoch >= stopping.patience
     )
 
 
@@ -554,7 +553,7 @@ def horovod_main(job: HorovodJob) -> dict[str, Any]:
             (start, losses, early), root_rank=0, name="resume"
         )
         stopping = EarlyStopping.resumed(cfg.patience, early)
-        if _stopped(stopping, start):
+        if stopping.stopped(start):
             start = cfg.epochs
         validate = None
         if job.validate is not None:

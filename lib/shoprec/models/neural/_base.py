@@ -375,6 +375,20 @@ class NeuralRecommender(Recommender):
             "max_train_seconds": c.max_seconds,
         }
 
+    def recommend(
+        self,
+        users: DataFrame,
+        k: int,
+        *,
+        exclude: DataFrame | None = None,
+        exclude_seen: bool = True,
+    ) -> DataFrame:
+        """Each user's vector from its history (in the executors) against the item vectors,
+        through the model's :attr:`score_fn` (users without a training history get none)."""
+        return self._recommend(
+            users, k, type(self).score_fn, exclude=exclude, exclude_seen=exclude_seen
+        )
+
     def _item_side(self) -> Any:
         assert self.item_vectors is not None, "not fitted"
         return NetSide(self.net, self.item_vectors, self._history_length())

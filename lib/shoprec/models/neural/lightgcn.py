@@ -227,7 +227,7 @@ class LightGCN(NeuralRecommender):
         return self._recommend(
             users,
             k,
-            _lightgcn_scores,
+            type(self).score_fn,
             exclude=exclude,
             exclude_seen=exclude_seen,
             require_history=False,

@@ -236,19 +236,6 @@ class _SequentialRecommender(NeuralRecommender):
     def _history_length(self) -> int:
         return self.max_len
 
-    def recommend(
-        self,
-        users: DataFrame,
-        k: int,
-        *,
-        exclude: DataFrame | None = None,
-        exclude_seen: bool = True,
-    ) -> DataFrame:
-        """Dot product of the last sequence state (computed in the executors) and items."""
-        return self._recommend(
-            users, k, _sequence_scores, exclude=exclude, exclude_seen=exclude_seen
-        )
-
 
 class GRU4Rec(_SequentialRecommender):
     """GRU next-item model over each user's time-ordered items.

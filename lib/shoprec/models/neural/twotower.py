@@ -265,16 +265,3 @@ class TwoTower(NeuralRecommender):
 
     def _history_length(self) -> int:
         return self.max_history
-
-    def recommend(
-        self,
-        users: DataFrame,
-        k: int,
-        *,
-        exclude: DataFrame | None = None,
-        exclude_seen: bool = True,
-    ) -> DataFrame:
-        """Cosine of the user tower (from the history, in the executors) and item tower."""
-        return self._recommend(
-            users, k, _two_tower_scores, exclude=exclude, exclude_seen=exclude_seen
-        )
