@@ -10,12 +10,14 @@ from pyspark.sql import functions as F
 
 from shoprec import schemas as S
 from shoprec.clean.events import (
+    bot_verdict,
     flag_bots,
     flag_unknown_items,
     mark_duplicates,
     sessionize,
     to_silver_events,
     type_events,
+    without_record,
 )
 from shoprec.config import BotRules
 from shoprec.ingest.formats import canonical_events
@@ -119,7 +121,8 @@ def test_bots_by_volume_rate_and_agent(spark: SparkSession) -> None:
     records += [{**GOOD, "event_id": f"r{i}", "user_id": "rapid"} for i in range(4)]
     records += [{**GOOD, "event_id": "g1", "user_id": "crawler", "user_agent": "Googlebot/2.1"}]
     rules = BotRules(max_events_per_user_per_day=5, max_events_per_user_per_minute=3)
-    flagged = flag_bots(typed(spark, *records), rules)
+    events = typed(spark, *records)
+    flagged = flag_bots(events, bot_verdict(events, rules))
     by_user = {
         r[S.USER_ID]: (r["reasons"], r["n"])
         for r in flagged.groupBy(S.USER_ID)
@@ -135,7 +138,7 @@ def test_bots_by_volume_rate_and_agent(spark: SparkSession) -> None:
 def test_duplicates_in_batch_and_seen_before(spark: SparkSession) -> None:
     events = typed(spark, GOOD, GOOD, {**GOOD, "event_id": "old"}, {**GOOD, "event_id": "e3"})
     seen = spark.createDataFrame([("old",)], "event_id string")
-    marked = mark_duplicates(events, seen)
+    marked = mark_duplicates(without_record(events), seen)
     dupes = sorted(r[S.EVENT_ID] for r in marked.where("_duplicate").collect())
     kept = sorted(r[S.EVENT_ID] for r in marked.where("not _duplicate").collect())
     assert dupes == ["e1", "old"] and kept == ["e1", "e3"]

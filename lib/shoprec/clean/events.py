@@ -20,6 +20,7 @@ from shoprec.config import BotRules
 from shoprec.ingest.formats import MALFORMED
 
 REQUIRED_EVENT_FIELDS: tuple[str, ...] = (S.EVENT_ID, S.EVENT_TYPE, S.USER_ID, S.EVENT_TS)
+RECORD_HASH = "_record_hash"  # see without_record
 
 
 def type_events(
@@ -136,55 +137,67 @@ def flag_unknown_items(events: DataFrame, known_item_ids: DataFrame) -> DataFram
     return out.drop("_known")
 
 
-def flag_bots(events: DataFrame, rules: BotRules) -> DataFrame:
-    """Reject every event of a user who looks automated on this day.
+def bot_verdict(events: DataFrame, rules: BotRules) -> DataFrame:
+    """``user_id`` and ``_bot`` (why) of every user who looks automated on this day.
 
     A user is a bot when any rule holds: more events in the day than
     ``max_events_per_user_per_day``, more in one minute than
-    ``max_events_per_user_per_minute``, or a user agent matching a pattern.
+    ``max_events_per_user_per_minute``, or a user agent matching a pattern. Only rows
+    not yet rejected count. One aggregation: per user and minute, then per user.
     """
-    ok = events.where(F.col(S.REASON).isNull())
-    minute = F.date_trunc("minute", S.EVENT_TS)
-    per_minute = (
-        ok.groupBy(S.USER_ID, minute.alias("_m"))
-        .count()
-        .groupBy(S.USER_ID)
-        .agg(F.max("count").alias("_peak"))
-    )
     ua = F.coalesce(F.col(S.USER_AGENT), F.lit(""))
     ua_hit = F.lit(False)
     for pattern in rules.user_agent_patterns:
         ua_hit = ua_hit | ua.rlike(pattern)
-    per_day = ok.groupBy(S.USER_ID).agg(
-        F.count(F.lit(1)).alias("_n"), F.max(ua_hit.cast("int")).alias("_ua")
+    per_minute = (
+        events.where(F.col(S.REASON).isNull())
+        .groupBy(S.USER_ID, F.date_trunc("minute", S.EVENT_TS).alias("_m"))
+        .agg(F.count(F.lit(1)).alias("_c"), F.max(ua_hit.cast("int")).alias("_u"))
     )
-    verdict = (
-        per_day.join(per_minute, S.USER_ID)
-        .select(
-            S.USER_ID,
-            F.when(F.col("_ua") == 1, F.lit("user agent"))
-            .when(
-                F.col("_n") > rules.max_events_per_user_per_day,
-                F.format_string("%d events/day", "_n"),
-            )
-            .when(
-                F.col("_peak") > rules.max_events_per_user_per_minute,
-                F.format_string("%d events/minute", "_peak"),
-            )
-            .alias("_bot"),
+    per_user = per_minute.groupBy(S.USER_ID).agg(
+        F.sum("_c").alias("_n"), F.max("_c").alias("_peak"), F.max("_u").alias("_ua")
+    )
+    why = (
+        F.when(F.col("_ua") == 1, F.lit("user agent"))
+        .when(
+            F.col("_n") > rules.max_events_per_user_per_day,
+            F.format_string("%d events/day", "_n"),
         )
-        .where(F.col("_bot").isNotNull())
+        .when(
+            F.col("_peak") > rules.max_events_per_user_per_minute,
+            F.format_string("%d events/minute", "_peak"),
+        )
     )
-    joined = events.join(verdict, S.USER_ID, "left")
+    return per_user.select(S.USER_ID, why.alias("_bot")).where(F.col("_bot").isNotNull())
+
+
+def flag_bots(events: DataFrame, verdict: DataFrame) -> DataFrame:
+    """Reject every event of a user in ``verdict`` (from :func:`bot_verdict`).
+
+    The verdict is broadcast: automated users are few, and the events then keep
+    their partitioning instead of being shuffled for the join.
+    """
+    joined = events.join(F.broadcast(verdict), S.USER_ID, "left")
     return _flag(joined, F.col("_bot").isNotNull(), S.BOT_TRAFFIC, F.col("_bot")).drop("_bot")
+
+
+def without_record(events: DataFrame) -> DataFrame:
+    """Drop the raw ``record``, keeping ``_record_hash`` (its xxhash64) to break ties.
+
+    Only quarantined rows keep their record; accepted rows are shuffled (de-duplication,
+    sessions) without it, at a fraction of the bytes.
+    """
+    return events.withColumn(RECORD_HASH, F.xxhash64(S.RECORD)).drop(S.RECORD)
 
 
 def mark_duplicates(accepted: DataFrame, seen_event_ids: DataFrame) -> DataFrame:
     """Add ``_duplicate``: a later copy of an event id in this batch, or an id seen before.
 
-    Of copies within the batch the earliest (then the smallest record) is kept.
+    ``accepted`` comes from :func:`without_record`. Of copies within the batch the
+    earliest is kept, then the one whose record hashes lowest (identical copies are
+    interchangeable), so reruns keep the same copy.
     """
-    w = Window.partitionBy(S.EVENT_ID).orderBy(S.EVENT_TS, S.RECORD)
+    w = Window.partitionBy(S.EVENT_ID).orderBy(S.EVENT_TS, RECORD_HASH)
     seen = seen_event_ids.select(F.col(S.EVENT_ID).alias("_seen")).distinct()
     ranked = accepted.withColumn("_copy", F.row_number().over(w))
     joined = ranked.join(seen, ranked[S.EVENT_ID] == seen["_seen"], "left")
