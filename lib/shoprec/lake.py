@@ -426,17 +426,7 @@ class Lake(LakeFiles):
         if unknown:
             raise ValueError(f"{name}: replace keys {sorted(unknown)} are not partition columns")
         before = self.version(name)
-        writer = (
-            conform(df, spec)
-            .write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", predicate(where))
-        )
-        if spec.partition_by:
-            writer = writer.partitionBy(*spec.partition_by)
-        writer.save(self.path(name))
-        if self.catalog_persists:
-            self.register(name)
+        self._save(df, spec, "overwrite", replaceWhere=predicate(where))
         return self.rows_written(name, after=before)
 
     def rows_written(self, name: str, *, after: int | None = None) -> int:
@@ -450,19 +440,7 @@ class Lake(LakeFiles):
         one, never a mix. ``note`` is kept as the commit's user metadata (the run
         id of a publication), which :meth:`history` shows.
         """
-        spec = table(name)
-        writer = (
-            conform(df, spec)
-            .write.format("delta")
-            .mode("overwrite")
-            .option("overwriteSchema", "false")
-            .option("userMetadata", note)
-        )
-        if spec.partition_by:
-            writer = writer.partitionBy(*spec.partition_by)
-        writer.save(self.path(name))
-        if self.catalog_persists:
-            self.register(name)
+        self._save(df, table(name), "overwrite", overwriteSchema="false", userMetadata=note)
         version = self.version(name)
         assert version is not None
         return version
@@ -493,13 +471,18 @@ class Lake(LakeFiles):
 
     def append(self, df: DataFrame, name: str) -> None:
         """Append rows (for logs such as ops.runs)."""
-        spec = table(name)
-        writer = conform(df, spec).write.format("delta").mode("append")
+        self._save(df, table(name), "append")
+
+    def _save(self, df: DataFrame, spec: TableSpec, mode: str, **options: str) -> None:
+        """The one Delta write: the table's columns, partitioning and statistics."""
+        writer = conform(df, spec).write.format("delta").mode(mode).options(**options)
+        if spec.stats_columns:  # a table property, set by the write that creates the table
+            writer = writer.option("delta.dataSkippingStatsColumns", ",".join(spec.stats_columns))
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
-        writer.save(self.path(name))
+        writer.save(self.path(spec.name))
         if self.catalog_persists:
-            self.register(name)
+            self.register(spec.name)
 
     def append_rows(self, rows: list[dict[str, Any]], name: str) -> None:
         """Append a few Python rows (run records, validation results)."""

@@ -212,7 +212,11 @@ def clean_day(
     )
     parsed = _persist(flag_unknown_items(typed, known))
     events = flag_bots(parsed, _persist(bot_verdict(parsed, bot_rules)))
-    tally = {"received": F.lit(True), "rejected": rejected, "bots": F.col(S.REASON) == S.BOT_TRAFFIC}
+    tally = {
+        "received": F.lit(True),
+        "rejected": rejected,
+        "bots": F.col(S.REASON) == S.BOT_TRAFFIC,
+    }
     received = Observation("received_events")  # counted on the quarantine's pass
     quarantine = _persist(
         reject(items.where(rejected), entity="item").unionByName(
