@@ -5,7 +5,7 @@ VENV := .venv
 PY   := $(VENV)/bin/python
 export PYSPARK_PYTHON := $(abspath $(PY))
 
-.PHONY: setup demo test lint typecheck unit bench lock clean wheel
+.PHONY: setup demo test lint typecheck unit bench bench-growth lock clean wheel
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +40,10 @@ wheel: setup
 bench: setup
 	$(PY) -m shoprec.bench.ingest $(BENCH_ARGS)
 
+# Ingest + validate at 1M/3M/10M events and scoring at 20k/50k/100k items, with a plot.
+bench-growth: setup
+	$(PY) -m shoprec.bench.growth --out bench-growth $(BENCH_ARGS)
+
 # Re-pin constraints.txt from the current environment after changing pyproject.toml.
 lock:
 	( echo "# Exact versions the test suite ran with (pip install -c constraints.txt)."; \
@@ -47,4 +51,4 @@ lock:
 	  $(VENV)/bin/pip freeze --exclude-editable | grep -v -i -E '^(horovod|shoprec)( @|=)' ) > constraints.txt
 
 clean:
-	rm -rf lake data dist spark-warehouse metastore_db derby.log .pytest_cache .mypy_cache .ruff_cache
+	rm -rf lake data dist bench-growth spark-warehouse metastore_db derby.log .pytest_cache .mypy_cache .ruff_cache

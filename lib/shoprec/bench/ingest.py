@@ -10,7 +10,10 @@ generated (not timed), then, in the same Spark session:
   silver and quarantine Delta writes).
 
 The ratio shoprec / baseline says what the validated, accounted-for path costs
-over the least any Spark job must do with the same bytes.
+over the least any Spark job must do with the same bytes. Beside it: the driver JVM's
+peak heap while shoprec ran (each heap pool's peak, summed: an upper bound) and the
+bytes Spark spilled to disk in shoprec's stages (0 when every sort and aggregation fit
+in memory).
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
 
 from shoprec.config import Settings
 from shoprec.spark import build_spark
@@ -37,8 +43,50 @@ def _settings(root: Path, shop: Path) -> Settings:
             "lake": {"root": str(root / "lake")},
             "privacy": {"key": "benchmark-key-not-a-secret"},
             "sources": [as_source(shop, name="bench")],
+            # Spill is summed over the status store's stages: keep all of them.
+            "spark": {"conf": {"spark.ui.retainedStages": "100000"}},
         }
     )
+
+
+class JvmMeter:
+    """Peak driver heap and disk spill of the Spark jobs run between start and stop.
+
+    Read from the JVM itself (its memory pools) and from Spark's status store, which
+    keeps every stage's spill figures even with the UI off.
+    """
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._sc = spark.sparkContext
+        self._jvm: Any = self._sc._jvm
+        self._gateway: Any = self._sc._gateway
+        self._spilled_before = 0
+
+    def _heap_pools(self) -> list[Any]:
+        pools = self._jvm.java.lang.management.ManagementFactory.getMemoryPoolMXBeans()
+        return [p for p in pools if p.getType().name() == "HEAP"]
+
+    def _spilled(self) -> int:
+        empty = self._jvm.java.util.ArrayList()
+        quantiles = self._gateway.new_array(self._jvm.double, 0)
+        stages = self._sc._jsc.sc().statusStore().stageList(empty, False, False, quantiles, empty)
+        total, it = 0, stages.iterator()
+        while it.hasNext():
+            total += int(it.next().diskBytesSpilled())
+        return total
+
+    def start(self) -> None:
+        self._jvm.java.lang.System.gc()
+        for pool in self._heap_pools():
+            pool.resetPeakUsage()
+        self._spilled_before = self._spilled()
+
+    def stop(self) -> dict[str, float]:
+        peak = sum(int(p.getPeakUsage().getUsed()) for p in self._heap_pools())
+        return {
+            "peak_heap_mb": round(peak / 2**20),
+            "spilled_mb": round((self._spilled() - self._spilled_before) / 2**20, 1),
+        }
 
 
 def bench_size(events: int, workdir: Path) -> dict[str, float]:
@@ -54,12 +102,15 @@ def bench_size(events: int, workdir: Path) -> dict[str, float]:
     spark.read.text(day_dir).write.mode("overwrite").parquet(str(workdir / f"bare-{events}"))
     bare = time.perf_counter() - started
 
+    meter = JvmMeter(spark)
+    meter.start()
     started = time.perf_counter()
     run_stage(spark, settings, "ingest", DAY)
     ingest = time.perf_counter() - started
     started = time.perf_counter()
     run_stage(spark, settings, "validate", DAY)
     validate = time.perf_counter() - started
+    memory = meter.stop()
 
     lines = report.lines_written
     total = ingest + validate
@@ -72,6 +123,7 @@ def bench_size(events: int, workdir: Path) -> dict[str, float]:
         "baseline_records_per_s": round(lines / bare),
         "shoprec_records_per_s": round(lines / total),
         "ratio": round(total / bare, 2),
+        **memory,
     }
 
 
@@ -90,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['records']:>11,} records  baseline {r['baseline_s']:>7.1f}s "
                 f"({r['baseline_records_per_s']:>9,}/s)  shoprec {r['shoprec_s']:>7.1f}s "
                 f"({r['shoprec_records_per_s']:>9,}/s; ingest {r['ingest_s']}s, validate "
-                f"{r['validate_s']}s)  ratio {r['ratio']:.2f}x",
+                f"{r['validate_s']}s)  ratio {r['ratio']:.2f}x  peak heap {r['peak_heap_mb']:,} MB  "
+                f"spilled {r['spilled_mb']} MB",
                 flush=True,
             )
     finally:
