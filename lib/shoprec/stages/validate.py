@@ -154,10 +154,9 @@ def _counts(conditions: dict[str, Column]) -> list[Column]:
     return [F.count(F.when(cond, True)).alias(name) for name, cond in conditions.items()]
 
 
-def _observed(obs: Observation, conditions: dict[str, Column]) -> dict[str, int]:
+def _observed(obs: Observation) -> dict[str, int]:
     """The counts an :class:`Observation` took while its frame was materialized."""
-    got = obs.get
-    return {name: int(got.get(name) or 0) for name in conditions}
+    return {name: int(value or 0) for name, value in obs.get.items()}
 
 
 def clean_day(
@@ -236,7 +235,7 @@ def clean_day(
             run_id=run_id,
         )
     )
-    ev = _observed(received, tally)
+    ev = _observed(received)
     it = _tally(items, {"received": F.lit(True), "rejected": rejected})
     silver = silver_events.agg(F.count("*").alias("n"), F.max(S.EVENT_TS).alias("latest")).first()
     result = CleanDay(
@@ -245,10 +244,10 @@ def clean_day(
         quarantine=quarantine,
         received_events=ev["received"],
         accepted_events=int(silver["n"]) if silver else 0,
-        duplicate_events=_observed(dupes, {"n": F.lit(True)})["n"],
+        duplicate_events=_observed(dupes)["n"],
         quarantined_events=ev["rejected"],
         received_items=it["received"],
-        duplicate_items=_observed(item_dupes, {"n": F.lit(True)})["n"],
+        duplicate_items=_observed(item_dupes)["n"],
         quarantined_items=it["rejected"],
         bot_events=ev["bots"],
         latest_event=silver["latest"] if silver else None,
