@@ -7,8 +7,9 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from shoprec.bench.growth import ingest_table, plot, scoring_table
+from shoprec.bench.growth import plot, scoring_table
 from shoprec.bench.ingest import JvmMeter
+from shoprec.bench.ingest import table as ingest_table
 
 INGEST = [
     {

@@ -27,22 +27,6 @@ from shoprec.spark import build_spark
 WARMUP_EVENTS = 20_000
 
 
-def ingest_table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| events | bare read + write Parquet | shoprec ingest + validate | ratio "
-        "| driver old gen (heap) peak | spilled |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['records']:,} | {r['baseline_s']:.1f} s | {r['shoprec_s']:.1f} s "
-            f"(ingest {r['ingest_s']:.1f} s, validate {r['validate_s']:.1f} s) "
-            f"| {r['ratio']:.2f}x | {r['peak_old_gen_mb']:,} MB ({r['peak_heap_mb']:,} MB) "
-            f"| {r['spilled_mb']} MB |"
-        )
-    return "\n".join(lines)
-
-
 def scoring_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| items | users | bare matrix product | shoprec top-k scoring | ratio (users/s) |",
@@ -109,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.events:  # untimed: Spark, Delta and GX code paths warm before the first size
             ingest.bench_size(WARMUP_EVENTS, workdir)
+            ingest.remove_size(workdir, WARMUP_EVENTS)
         for n in args.events:
             ingest_rows.append(ingest.bench_size(n, workdir))
-            print(ingest_table(ingest_rows[-1:]).splitlines()[-1], flush=True)
-            shutil.rmtree(workdir / f"run-{n}", ignore_errors=True)
-            shutil.rmtree(workdir / f"shop-{n}", ignore_errors=True)
+            print(ingest.table(ingest_rows[-1:]).splitlines()[-1], flush=True)
+            ingest.remove_size(workdir, n)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -125,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             print(scoring_table(scoring_rows[-1:]).splitlines()[-1], flush=True)
     result = {"ingest": ingest_rows, "scoring": scoring_rows}
     (out / "growth.json").write_text(json.dumps(result, indent=2))
-    tables = [ingest_table(ingest_rows)] if ingest_rows else []
+    tables = [ingest.table(ingest_rows)] if ingest_rows else []
     tables += [scoring_table(scoring_rows)] if scoring_rows else []
     (out / "growth.md").write_text("\n\n".join(tables) + "\n")
     plot(ingest_rows, scoring_rows, out / "growth.png")

@@ -137,6 +137,29 @@ def bench_size(events: int, workdir: Path) -> dict[str, float]:
     }
 
 
+def remove_size(workdir: Path, events: int) -> None:
+    """Delete what :func:`bench_size` wrote for ``events`` under ``workdir``."""
+    for name in ("shop", "run", "bare"):
+        shutil.rmtree(workdir / f"{name}-{events}", ignore_errors=True)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """:func:`bench_size` results as a markdown table, a row per size."""
+    lines = [
+        "| events | bare read + write Parquet | shoprec ingest + validate | ratio "
+        "| driver old gen (heap) peak | spilled |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['records']:,} | {r['baseline_s']:.1f} s | {r['shoprec_s']:.1f} s "
+            f"(ingest {r['ingest_s']:.1f} s, validate {r['validate_s']:.1f} s) "
+            f"| {r['ratio']:.2f}x | {r['peak_old_gen_mb']:,} MB ({r['peak_heap_mb']:,} MB) "
+            f"| {r['spilled_mb']} MB |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -145,17 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="shoprec-bench-"))
     results = {}
+    print(table([]), flush=True)  # the header; a row follows each size
     try:
         for n in args.events:
             results[str(n)] = r = bench_size(n, workdir)
-            print(
-                f"{r['records']:>11,} records  baseline {r['baseline_s']:>7.1f}s "
-                f"({r['baseline_records_per_s']:>9,}/s)  shoprec {r['shoprec_s']:>7.1f}s "
-                f"({r['shoprec_records_per_s']:>9,}/s; ingest {r['ingest_s']}s, validate "
-                f"{r['validate_s']}s)  ratio {r['ratio']:.2f}x  peak old gen {r['peak_old_gen_mb']:,} MB  "
-                f"spilled {r['spilled_mb']} MB",
-                flush=True,
-            )
+            print(table([r]).splitlines()[-1], flush=True)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -195,7 +195,7 @@ def clean_day(
     items = _persist(_clean_items(bronze_cat, bronze_ev, sources))
     item_dupes = Observation("duplicate_items")
     marked_items = mark_duplicate_items(items.where(~rejected)).observe(
-        item_dupes, F.count(F.when(F.col("_duplicate"), True)).alias("n")
+        item_dupes, *_counts({"n": F.col("_duplicate")})
     )
     silver_items = _persist(
         to_silver_items(marked_items.where(~F.col("_duplicate")), snapshot_date=day, run_id=run_id)
@@ -224,7 +224,7 @@ def clean_day(
     )
     dupes = Observation("duplicate_events")
     marked = mark_duplicates(without_record(events.where(~rejected)), seen_events).observe(
-        dupes, F.count(F.when(F.col("_duplicate"), True)).alias("n")
+        dupes, *_counts({"n": F.col("_duplicate")})
     )
     silver_events = _persist(
         to_silver_events(
