@@ -11,6 +11,7 @@ import logging
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from pyspark.sql import functions as F
 
     from shoprec.lake import Lake
+    from shoprec.serving.publish import current as current_publication_row
 
     settings = load_settings(args.conf)
     day = parse_run_date(args.date)
@@ -196,6 +198,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         if r["message"]:
             print(f"           {r['message']}")
+    served = current_publication_row(lake)
+    if served is not None:
+        runs = ", ".join(f"{t} {served.runs[t]}" for t in sorted(served.runs))
+        print(
+            f"served now: publication {served.number} ({served.action}, "
+            f"{served.published_at:%Y-%m-%d %H:%M:%S} UTC): {runs}"
+        )
     return 0
 
 
@@ -203,11 +212,12 @@ def _serving_rows(settings: Settings, table: str, key: str, value: str) -> list[
     from pyspark.sql import functions as F
 
     from shoprec.lake import Lake
+    from shoprec.serving.publish import read_published
 
     lake = Lake(_spark(settings), settings.lake.root)
     if not lake.exists(table):
         raise ShoprecError(f"{table}: nothing published yet in {lake.root}; run the pipeline first")
-    return lake.read(table).where(F.col(key) == value).orderBy("rank").collect()
+    return read_published(lake, table).where(F.col(key) == value).orderBy("rank").collect()
 
 
 def cmd_recs(args: argparse.Namespace) -> int:
@@ -269,7 +279,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     settings = load_settings(args.conf)
     lake = Lake(_spark(settings), settings.lake.root)
     tables = SEARCH_SERVING_TABLES if args.search else SERVING_TABLES
-    for table_name, run_id in restore_previous(lake, tables).items():
+    restored = restore_previous(
+        lake,
+        tables,
+        run_id=f"restore-{uuid.uuid4().hex[:8]}",
+        ttl_seconds=settings.locks.ttl_seconds,
+    )
+    for table_name, run_id in restored.items():
         print(f"restored {table_name} to the publication of run {run_id}")
     return 0
 

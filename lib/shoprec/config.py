@@ -340,6 +340,14 @@ class DemoConfig(_Section):
     dirty_rate: float = Field(default=0.02, ge=0, le=1)
 
 
+class LocksConfig(_Section):
+    """Run locks (:mod:`shoprec.locks`): one run per stage and date at a time."""
+
+    # A lock left by a killed run is taken over once this long has passed without
+    # renewal; keep it well above the clock skew between the machines running stages.
+    ttl_seconds: float = Field(default=600, gt=0)
+
+
 class Settings(_Section):
     """The whole configuration."""
 
@@ -356,6 +364,7 @@ class Settings(_Section):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    locks: LocksConfig = Field(default_factory=LocksConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     @field_validator("sources")

@@ -141,6 +141,39 @@ def _s3(options: StorageOptions) -> pafs.FileSystem:
     )
 
 
+class UnsupportedStorage(ValueError):
+    """The lake's filesystem lacks an operation a feature needs (the message names both)."""
+
+
+def _s3_put_if_absent(options: StorageOptions, path: str, data: bytes) -> bool:
+    """One conditional PUT of ``bucket/key`` (``If-None-Match: *``): False if the key exists."""
+    import boto3  # the AWS SDK, only where the lake is on S3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    bucket, key = path.split("/", 1)
+    endpoint = options.endpoint
+    if endpoint and "://" not in endpoint:
+        endpoint = ("https://" if options.ssl else "http://") + endpoint
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=options.access_key,
+        aws_secret_access_key=options.secret_key,
+        aws_session_token=options.session_token,
+        region_name=options.region or "us-east-1",
+        config=Config(s3={"addressing_style": "path" if options.path_style else "auto"}),
+    )
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+    except ClientError as err:
+        # 412: the key exists; 409: a concurrent conditional PUT of the key won
+        if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
+            return False
+        raise
+    return True
+
+
 def _filesystem(uri: str, options: StorageOptions) -> tuple[pafs.FileSystem, str]:
     """The pyarrow filesystem for ``uri`` and the path within it."""
     if is_local(uri):
@@ -239,6 +272,34 @@ class Storage:
 
     def write_json(self, uri: str, obj: Any) -> str:
         return self.write_bytes(uri, json.dumps(obj, indent=2, default=str).encode())
+
+    def create_new(self, uri: str, data: bytes) -> bool:
+        """Write ``data`` to ``uri`` only if nothing is there, atomically; False if something was.
+
+        Of any number of writers racing for one ``uri``, exactly one gets True (what
+        run locks and the publication log are built on). Local disks: a hard link of
+        a complete temporary file, which fails when the name exists. S3 (AWS, MinIO
+        and most compatible stores): a conditional PUT (``If-None-Match: *``).
+        """
+        fs, path = self._fs(uri)
+        if isinstance(fs, pafs.LocalFileSystem):
+            parent = Path(path).parent
+            parent.mkdir(parents=True, exist_ok=True)
+            tmp = parent / f".{Path(path).name}.{uuid.uuid4().hex[:8]}.tmp"
+            tmp.write_bytes(data)
+            try:
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                tmp.unlink()
+        if urlsplit(uri).scheme in _S3_SCHEMES:
+            return _s3_put_if_absent(self.options, path, data)
+        raise UnsupportedStorage(
+            f"{uri}: no atomic create-if-absent on {urlsplit(uri).scheme}:// here "
+            "(supported: local paths and S3)"
+        )
 
     def delete(self, uri: str) -> None:
         """Remove the file or folder at ``uri``; nothing there is fine."""
@@ -358,6 +419,15 @@ class LakeFiles:
         path = self.file_path(relpath)
         return self.storage.read_json(path) if self.storage.is_file(path) else None
 
+    def create_json(self, relpath: str, obj: Any) -> bool:
+        """Write a JSON document under the lake root only if none is there (atomic)."""
+        data = json.dumps(obj, indent=2, default=str).encode()
+        return self.storage.create_new(self.file_path(relpath), data)
+
+    def list_files(self, relpath: str) -> list[str]:
+        """Names directly under a folder of the lake root (empty if there is none)."""
+        return self.storage.listdir(self.file_path(relpath))
+
     def delete_files(self, relpath: str) -> None:
         """Remove a plain file or folder under the lake root (nothing there is fine)."""
         self.storage.delete(self.file_path(relpath))
@@ -405,6 +475,10 @@ class Lake(LakeFiles):
         if not self.exists(name):
             return self.spark.createDataFrame([], spec.schema)
         return self.spark.read.format("delta").load(self.path(name))
+
+    def read_version(self, name: str, version: int) -> DataFrame:
+        """The table as commit ``version`` left it (Delta time travel)."""
+        return self.spark.read.format("delta").option("versionAsOf", version).load(self.path(name))
 
     def version(self, name: str) -> int | None:
         """The table's latest commit version, or None if never written."""

@@ -432,6 +432,21 @@ QUERY_SUGGESTIONS = _s(
     (RUN_ID, StringType(), False),
 )
 
+# ------------------------------------------------------------------ gold: publications
+# One row per switch of what the shop is served (shoprec.serving.publish): the Delta
+# version of every serving table to read together. The row with the highest number is
+# the publication served now.
+PUBLICATION = "publication"
+PUBLICATIONS = _s(
+    (PUBLICATION, LongType(), False),  # 1, 2, 3, ...
+    ("action", StringType(), False),  # publish, restore, forget
+    ("changed", ArrayType(StringType(), False), False),  # the tables this switch moved
+    ("tables", MapType(StringType(), LongType(), False), False),  # table -> version to read
+    ("runs", MapType(StringType(), StringType(), False), False),  # table -> run of its lists
+    (RUN_ID, StringType(), False),  # the run whose lists this switch put out
+    ("published_at", TimestampType(), False),
+)
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -569,6 +584,12 @@ TABLES: dict[str, TableSpec] = {
             QUERY_SUGGESTIONS,
             keys=(PREFIX, RANK),
             description="serving: autocomplete, prefix -> popular queries; replaced whole",
+        ),
+        TableSpec(
+            "gold.publications",
+            PUBLICATIONS,
+            keys=(PUBLICATION,),
+            description="serving: which version of each serving table is published now",
         ),
         TableSpec("ops.runs", RUNS, ("run_date",), description="one row per stage run"),
         TableSpec("ops.metrics", METRICS, ("run_date",), description="offline metrics per model"),

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -8,9 +14,19 @@ from pyspark.sql import DataFrame, SparkSession
 from shoprec.errors import InputError
 from shoprec.lake import Lake
 from shoprec.schemas import POPULAR_ITEMS, SIMILAR_ITEMS, USER_RECOMMENDATIONS
-from shoprec.serving.publish import current_publication, publish, restore_previous
+from shoprec.serving.publish import (
+    SERVING_TABLES,
+    current,
+    current_publication,
+    history,
+    publish,
+    read_published,
+    restore_previous,
+)
 
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+REPO = Path(__file__).resolve().parents[2]
+TTL = 60.0
 
 
 def tables(spark: SparkSession, run: str, n: int) -> dict[str, DataFrame]:
@@ -26,35 +42,119 @@ def tables(spark: SparkSession, run: str, n: int) -> dict[str, DataFrame]:
     }
 
 
+def runs(df: DataFrame) -> set[str]:
+    return {r[0] for r in df.select("run_id").distinct().collect()}
+
+
 def served(lake: Lake) -> set[str]:
-    return {r[0] for r in lake.read("gold.user_recommendations").select("run_id").collect()}
+    """The run ids a consistent reader sees across all three tables."""
+    return set().union(*(runs(read_published(lake, t)) for t in SERVING_TABLES))
+
+
+def restore(lake: Lake) -> dict[str, str]:
+    return restore_previous(lake, run_id="restore-test", ttl_seconds=TTL)
 
 
 def test_publish_then_restore_previous(spark: SparkSession, lake: Lake) -> None:
-    publish(lake, tables(spark, "run-a", 3), run_id="run-a")
-    publish(lake, tables(spark, "run-b", 5), run_id="run-b")
-    assert served(lake) == {"run-b"} and lake.read("gold.user_recommendations").count() == 5
+    publish(lake, tables(spark, "run-a", 3), run_id="run-a", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-b", 5), run_id="run-b", ttl_seconds=TTL)
+    assert served(lake) == {"run-b"} and read_published(lake, SERVING_TABLES[0]).count() == 5
     assert current_publication(lake, "gold.user_recommendations") == "run-b"
 
-    assert restore_previous(lake)["gold.user_recommendations"] == "run-a"
-    assert served(lake) == {"run-a"} and lake.read("gold.user_recommendations").count() == 3
-    assert current_publication(lake, "gold.similar_items") == "run-a"
+    assert restore(lake)["gold.user_recommendations"] == "run-a"
+    assert served(lake) == {"run-a"} and read_published(lake, SERVING_TABLES[0]).count() == 3
+    assert runs(lake.read("gold.similar_items")) == {"run-a"}  # plain readers follow too
     with pytest.raises(InputError, match="no earlier publication"):
-        restore_previous(lake)
+        restore(lake)
 
-    publish(lake, tables(spark, "run-c", 2), run_id="run-c")
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c", ttl_seconds=TTL)
     assert served(lake) == {"run-c"}
-    assert restore_previous(lake)["gold.popular_items"] == "run-b"
+    assert restore(lake)["gold.popular_items"] == "run-b"
     # a rerun of publish for one run is not a publication to go back to
-    publish(lake, tables(spark, "run-c", 2), run_id="run-c")
-    publish(lake, tables(spark, "run-c", 2), run_id="run-c")
-    assert restore_previous(lake)["gold.user_recommendations"] == "run-b"
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c", ttl_seconds=TTL)
+    assert restore(lake)["gold.user_recommendations"] == "run-b"
+    actions = [p.action for p in history(lake)]
+    assert actions[:3] == ["restore", "publish", "publish"] and len(actions) == 8
 
 
-def test_a_failed_publication_leaves_the_previous_one(spark: SparkSession, lake: Lake) -> None:
-    publish(lake, tables(spark, "run-a", 3), run_id="run-a")
+def test_a_publication_killed_between_tables_serves_the_previous_one(
+    spark: SparkSession, lake: Lake
+) -> None:
+    publish(lake, tables(spark, "run-a", 3), run_id="run-a", ttl_seconds=TTL)
     broken = tables(spark, "run-b", 3)
-    broken["gold.user_recommendations"] = broken["gold.user_recommendations"].drop("score")
+    # the last table fails after the first two have their new versions
+    broken["gold.popular_items"] = broken["gold.popular_items"].drop("score")
     with pytest.raises(ValueError, match="lack columns"):
-        publish(lake, broken, run_id="run-b")
+        publish(lake, broken, run_id="run-b", ttl_seconds=TTL)
+    assert runs(lake.read("gold.user_recommendations")) == {"run-b"}  # written, not switched
     assert served(lake) == {"run-a"}
+    assert current(lake).number == 1  # type: ignore[union-attr]
+    publish(lake, tables(spark, "run-b", 3), run_id="run-b", ttl_seconds=TTL)  # the rerun
+    assert served(lake) == {"run-b"}
+
+
+def test_concurrent_switches_lose_nothing(spark: SparkSession, lake: Lake) -> None:
+    """Two publishers at once (publish beside search_publish): both rows, in turn."""
+    publish(lake, tables(spark, "run-a", 1), run_id="run-a", ttl_seconds=TTL)
+    frames = {r: tables(spark, r, 2) for r in ("run-x", "run-y")}
+    errors: list[BaseException] = []
+
+    def go(run: str) -> None:
+        try:
+            publish(lake, frames[run], run_id=run, ttl_seconds=TTL)
+        except BaseException as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=go, args=(r,)) for r in frames]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert [p.number for p in history(lake)] == [3, 2, 1]
+    assert served(lake) == {history(lake)[0].run_id}
+
+
+@pytest.mark.slow
+def test_a_second_process_never_reads_a_mix(
+    spark: SparkSession, lake: Lake, tmp_path: Path
+) -> None:
+    """Poll every serving table from another process through 14 publications and 6
+    restores: each poll's three tables hold the lists of the one run it names."""
+    out, stop = tmp_path / "polls.jsonl", tmp_path / "stop"
+    publish(lake, tables(spark, "run-00", 2), run_id="run-00", ttl_seconds=TTL)
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "tests.serving.poll_publications", lake.root, str(out), str(stop)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.exists() and out.read_text().strip()):
+            assert reader.poll() is None, reader.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the reader did not start"
+            time.sleep(0.5)
+        for i in range(1, 15):  # 14 publications and 6 restores: 20 switches
+            run = f"run-{i:02d}"
+            publish(lake, tables(spark, run, 1 + i % 4), run_id=run, ttl_seconds=TTL)
+            if i % 2 == 0 and i <= 12:
+                restore(lake)
+    finally:
+        stop.touch()
+        reader.wait(120)
+    polls = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    mixed = [
+        p
+        for p in polls
+        if any(p["published"][t] != [p["expected"][t]] for t in SERVING_TABLES)
+        or len(set(p["expected"].values())) != 1
+    ]
+    plain_mixed = [p for p in polls if len({tuple(v) for v in p["latest"].values()}) != 1]
+    print(
+        f"{len(polls)} polls, {len(mixed)} mixed; plain latest-version reads mixed: {len(plain_mixed)}"
+    )
+    assert reader.returncode == 0
+    assert len(polls) >= 20 and len({p["publication"] for p in polls}) >= 8
+    assert mixed == []

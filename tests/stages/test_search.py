@@ -154,7 +154,7 @@ def test_restore_brings_back_the_previous_search_publication(
     lake: Lake, nights: dict[str, list[StageReport]]
 ) -> None:
     served = current_publication(lake, "gold.search_results")
-    restored = restore_previous(lake, SEARCH_SERVING_TABLES)
+    restored = restore_previous(lake, SEARCH_SERVING_TABLES, run_id="test-restore", ttl_seconds=60)
     assert restored["gold.search_results"] != served
     assert lake.read("gold.search_results").select(S.MODEL_NAME).distinct().collect()[0][0] == (
         "search_bm25"

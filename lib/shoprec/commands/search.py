@@ -29,7 +29,7 @@ from shoprec.lake import Lake
 from shoprec.search.engine import Learned, SearchModel, rank_queries
 from shoprec.search.features import item_signals
 from shoprec.search.synonyms import allowed_edits
-from shoprec.serving.publish import current_publication
+from shoprec.serving.publish import current_publication, read_published
 from shoprec.stages import handoff
 from shoprec.stages.inputs import events_up_to, read_index, snapshot
 from shoprec.text import normalize_text, tokenize
@@ -156,7 +156,7 @@ def search_command(
     depth = max(k, cfg.results_per_query) if user else k
     catalog = snapshot(lake, served.as_of).select(S.ITEM_ID, S.TITLE, S.CATEGORY_PATH)
     published = (
-        lake.read("gold.search_results")
+        read_published(lake, "gold.search_results")
         .where((F.col(S.QUERY_NORM) == q) & (F.col(S.RANK) <= depth))
         .join(catalog, S.ITEM_ID, "left")
     )

@@ -1,13 +1,40 @@
-"""Atomic publication of the serving tables, and restoring the previous one."""
+"""Publication: a night's serving lists become visible to the shop in one switch.
+
+The shop reads gold.user_recommendations, gold.similar_items and gold.popular_items
+(and the search tables, gold.search_results and gold.query_suggestions). They are
+separate Delta tables, so replacing them takes one commit each; what makes a night's
+lists appear together is gold.publications, a log with one row per switch that names
+the Delta version of every serving table to read. A publication first writes the new
+lists (versions nobody follows yet), then appends the row that points at them: one
+Delta commit, which a reader sees all of or nothing of. Killed before the row, the
+previous publication stays served; a rerun writes the lists again, then the row.
+
+Readers that need one consistent night read the newest row and each table as of the
+version it names (:func:`read_published`; README shows the same in SQL). A plain
+reader of a table's latest version keeps working and sees the same lists, except
+while a publication is being written or restored.
+
+:func:`restore_previous` switches back in one step: each table's latest version is
+moved back (Delta RESTORE, for plain readers), then one row points every reader at the
+previous publication's versions. Every switch (publish, search_publish,
+``shoprec restore``, ``shoprec forget``) holds the publication lock, so rows are
+appended one at a time and none carries forward a stale view of the others.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
+from shoprec import schemas as S
 from shoprec.errors import InputError
 from shoprec.lake import Lake
+from shoprec.locks import Lease, hold
 
 SERVING_TABLES: tuple[str, ...] = (
     "gold.user_recommendations",
@@ -16,63 +43,154 @@ SERVING_TABLES: tuple[str, ...] = (
 )
 # Published by the search stages (shoprec.stages.search_publish), restored on their own.
 SEARCH_SERVING_TABLES: tuple[str, ...] = ("gold.search_results", "gold.query_suggestions")
+LOG = "gold.publications"
 _NOTE = "publication "
 _RESTORED = "restored "
 
 
-def publish(lake: Lake, tables: dict[str, DataFrame], *, run_id: str) -> dict[str, int]:
-    """Replace each serving table whole, one commit each; returns the new versions.
+@dataclass(frozen=True)
+class Publication:
+    """One row of gold.publications: what a switch made the shop see."""
 
-    A reader of a table sees either the previous complete publication or this
-    one. The commit's note names the run, so :func:`restore_previous` can find
-    publications among other commits.
-    """
-    unknown = set(tables) - set(SERVING_TABLES) - set(SEARCH_SERVING_TABLES)
-    if unknown:
-        raise ValueError(f"not serving tables: {sorted(unknown)}")
-    return {name: lake.overwrite(df, name, note=_NOTE + run_id) for name, df in tables.items()}
+    number: int
+    action: str  # publish, restore, forget
+    changed: tuple[str, ...]
+    tables: Mapping[str, int]  # serving table -> Delta version to read
+    runs: Mapping[str, str]  # serving table -> the run whose lists it holds
+    run_id: str
+    published_at: dt.datetime
 
 
-def publications(lake: Lake, name: str) -> list[dict[str, object]]:
-    """The table's publications, newest first (commits restores did not make)."""
+def history(lake: Lake) -> list[Publication]:
+    """Every switch, newest first."""
+    rows = lake.read(LOG).orderBy(F.col(S.PUBLICATION).desc()).collect()
     return [
-        h
-        for h in lake.history(name)
-        if isinstance(h["note"], str)
-        and h["note"].startswith(_NOTE)
-        and h["operation"] != "RESTORE"
+        Publication(
+            number=int(r[S.PUBLICATION]),
+            action=r["action"],
+            changed=tuple(r["changed"]),
+            tables={k: int(v) for k, v in r["tables"].items()},
+            runs=dict(r["runs"]),
+            run_id=r[S.RUN_ID],
+            published_at=r["published_at"],
+        )
+        for r in rows
     ]
 
 
+def current(lake: Lake) -> Publication | None:
+    """The publication served now (None before the first)."""
+    pubs = history(lake)
+    return pubs[0] if pubs else None
+
+
 def current_publication(lake: Lake, name: str) -> str | None:
-    """The run id of the publication a reader sees now (after any restore)."""
-    hist = lake.history(name)
-    note = hist[0]["note"] if hist else None
-    if not isinstance(note, str):
-        return None
-    return note.removeprefix(_RESTORED).removeprefix(_NOTE)
+    """The run whose lists of serving table ``name`` are served now."""
+    served = current(lake)
+    return served.runs.get(name) if served else None
 
 
-def restore_previous(lake: Lake, tables: Sequence[str] = SERVING_TABLES) -> dict[str, str]:
-    """Put every serving table back to the publication before the one served now.
+def read_published(lake: Lake, name: str) -> DataFrame:
+    """Serving table ``name`` as the current publication has it.
 
-    ``tables``: the recommendation tables by default, or :data:`SEARCH_SERVING_TABLES`.
-    Returns table -> the run id now served. Run it again to go back further.
+    Read with the other serving tables through the same :class:`Publication`, they
+    are always one night's lists. A lake published before the publication log existed
+    has no row yet: its tables' latest versions are read until the next publication.
     """
-    restored: dict[str, str] = {}
-    for name in tables:
-        pubs = publications(lake, name)
-        served = current_publication(lake, name)
-        ids = [str(p["note"]).removeprefix(_NOTE) for p in pubs]
+    served = current(lake)
+    if served is None or name not in served.tables:
+        return lake.read(name)
+    return lake.read_version(name, served.tables[name])
+
+
+def _switch(
+    lake: Lake,
+    action: str,
+    run_id: str,
+    versions: Mapping[str, int],
+    runs: Mapping[str, str],
+) -> Publication:
+    """Append the row that makes ``versions`` the served ones (one commit; under the lock)."""
+    before = current(lake)
+    pub = Publication(
+        number=(before.number + 1) if before else 1,
+        action=action,
+        changed=tuple(versions),
+        tables={**(before.tables if before else {}), **versions},
+        runs={**(before.runs if before else {}), **runs},
+        run_id=run_id,
+        published_at=dt.datetime.now(dt.UTC),
+    )
+    row = (
+        pub.number,
+        pub.action,
+        list(pub.changed),
+        dict(pub.tables),
+        dict(pub.runs),
+        pub.run_id,
+        pub.published_at,
+    )
+    lake.append(lake.spark.createDataFrame([row], S.PUBLICATIONS), LOG)
+    return pub
+
+
+def _lock(lake: Lake, run_id: str, ttl_seconds: float) -> AbstractContextManager[Lease]:
+    return hold(
+        lake,
+        LOG,
+        run_id=run_id,
+        ttl_seconds=ttl_seconds,
+        what="publication",
+        wait_seconds=ttl_seconds,  # another switch takes seconds: wait for it
+    )
+
+
+def publish(
+    lake: Lake, tables: dict[str, DataFrame], *, run_id: str, ttl_seconds: float
+) -> Publication:
+    """Write each serving table's new lists, then switch the shop to all of them at once."""
+    unknown = set(tables) - set(SERVING_TABLES) - set(SEARCH_SERVING_TABLES)
+    if unknown:
+        raise ValueError(f"not serving tables: {sorted(unknown)}")
+    with _lock(lake, run_id, ttl_seconds):
+        versions = {
+            name: lake.overwrite(df, name, note=_NOTE + run_id) for name, df in tables.items()
+        }
+        return _switch(lake, "publish", run_id, versions, dict.fromkeys(versions, run_id))
+
+
+def restore_previous(
+    lake: Lake,
+    tables: Sequence[str] = SERVING_TABLES,
+    *,
+    run_id: str,
+    ttl_seconds: float,
+) -> dict[str, str]:
+    """Switch ``tables`` back to the publication before the one served now, in one step.
+
+    ``tables``: the recommendation tables by default, or :data:`SEARCH_SERVING_TABLES`;
+    the other group stays as it is. Returns table -> the run id now served. Run it
+    again to go back further. ``run_id`` names who restored, for the lock.
+    """
+    with _lock(lake, run_id, ttl_seconds):
+        pubs = history(lake)
+        if not pubs or tables[0] not in pubs[0].runs:
+            raise InputError(f"{tables[0]}: no publication to restore from")
+        served = pubs[0].runs[tables[0]]
+        # the publications of these tables, newest first; a rerun of publish for one run
+        # made another row with the same lists, which is not "the previous publication"
+        own = [p for p in pubs if p.action == "publish" and set(tables) <= set(p.changed)]
+        ids = [p.run_id for p in own]
         if served not in ids:
-            raise InputError(f"{name}: no publication to restore from")
-        position = ids.index(served)
-        # the run published before this one: a rerun of publish for the same run made
-        # another commit with the same lists, which is not "the previous publication"
-        earlier = [i for i in range(position + 1, len(pubs)) if ids[i] != served]
+            raise InputError(f"{tables[0]}: no publication to restore from")
+        earlier = [p for p in own[ids.index(served) + 1 :] if p.run_id != served]
         if not earlier:
-            raise InputError(f"{name}: no earlier publication than {served}")
-        target = pubs[earlier[0]]
-        restored[name] = ids[earlier[0]]
-        lake.restore(name, int(str(target["version"])), note=_RESTORED + _NOTE + restored[name])
-    return restored
+            raise InputError(f"{tables[0]}: no earlier publication than {served}")
+        target = earlier[0]
+        versions = {name: target.tables[name] for name in tables}
+        # Plain readers of the latest versions first, then the switch: killed in between,
+        # the publication served is unchanged and a rerun picks the same target.
+        for name, version in versions.items():
+            lake.restore(name, version, note=_RESTORED + _NOTE + target.runs[name])
+        _switch(lake, "restore", target.run_id, versions, {n: target.runs[n] for n in tables})
+        return {name: target.runs[name] for name in tables}

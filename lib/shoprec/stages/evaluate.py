@@ -281,7 +281,7 @@ def evaluate(ctx: RunContext) -> StageReport:
     ks = tuple(ev.ks)
     k = max(ks)
     gate = ev.gate_metric
-    with stage_run(lake, ctx.run_id, day, "evaluate") as rec:
+    with stage_run(ctx, "evaluate") as rec:
         # ---- read: tonight's train outcomes, the test split
         enabled = st.models.enabled
         chosen, skipped = handoff.read_trained(lake, day, enabled)

@@ -16,6 +16,7 @@ from shoprec.features.interactions import interactions
 from shoprec.features.items import item_features
 from shoprec.features.sequences import user_sequences
 from shoprec.features.users import user_features
+from shoprec.locks import hold
 from shoprec.stages.context import RunContext, StageReport
 from shoprec.stages.inputs import events_up_to, snapshot
 from shoprec.stages.runs import stage_run
@@ -25,7 +26,7 @@ def features(ctx: RunContext) -> StageReport:
     """Silver up to the run date -> gold features, graphs and id map for that date."""
     report = StageReport("features", ctx.run_date)
     lake, day, f = ctx.lake, ctx.run_date, ctx.settings.features
-    with stage_run(lake, ctx.run_id, day, "features") as rec:
+    with stage_run(ctx, "features") as rec:
         events = events_up_to(lake, day, f.lookback_days).cache()
         rec.rows_in = events.count()
         if rec.rows_in == 0:
@@ -37,9 +38,19 @@ def features(ctx: RunContext) -> StageReport:
         # Computed once: checking for new ids and appending them would each run the
         # numbering again. A checkpoint, not a cache: a lost cache would be recomputed
         # from the id map this append has just changed, and hand out no ids.
-        new_ids = new_id_rows(lake.read("gold.id_map"), pairs, as_of=day).localCheckpoint()
-        if new_ids.count():
-            lake.append(new_ids, "gold.id_map")
+        # Under the id map's own lock: two runs (of any dates) that both read the map
+        # before either appended would hand the same index to two users.
+        with hold(
+            lake,
+            "gold.id_map",
+            run_id=ctx.run_id,
+            ttl_seconds=ctx.settings.locks.ttl_seconds,
+            what="gold.id_map numbering",
+            wait_seconds=ctx.settings.locks.ttl_seconds,  # the other run's append is short
+        ):
+            new_ids = new_id_rows(lake.read("gold.id_map"), pairs, as_of=day).localCheckpoint()
+            if new_ids.count():
+                lake.append(new_ids, "gold.id_map")
         id_map = lake.read("gold.id_map")
         items = item_features(
             catalog, events, as_of=day, weights=f.event_weights, half_life_days=f.half_life_days

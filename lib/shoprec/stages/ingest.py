@@ -60,7 +60,9 @@ def ingest(ctx: RunContext, sources: list[SourceConfig] | None = None) -> StageR
     if not chosen:
         raise InputError("sources: no source configured (add one under sources: in the config)")
     report = StageReport("ingest", ctx.run_date)
-    with stage_run(ctx.lake, ctx.run_id, ctx.run_date, "ingest") as rec:
+    # sources may be ingested by tasks of their own: each holds the lock of its sources
+    scope = "" if sources is None else ",".join(s.name for s in chosen)
+    with stage_run(ctx, "ingest", scope=scope) as rec:
         for i, source in enumerate(chosen):
             for table_name, rows in ingest_source(ctx, source, i).items():
                 report.tables[table_name] = report.tables.get(table_name, 0) + rows

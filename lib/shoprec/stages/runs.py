@@ -1,4 +1,4 @@
-"""Run records: one ops.runs row per stage run, written whatever the outcome."""
+"""Stage runs: each under its lock, with one ops.runs row written whatever the outcome."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from shoprec.lake import Lake
+from shoprec.locks import LockHeld, hold
+from shoprec.stages.context import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +44,39 @@ class RunRecord:
 
 
 @contextmanager
-def stage_run(lake: Lake, run_id: str, run_date: dt.date, stage: str) -> Iterator[RunRecord]:
-    """Time a stage and append its record to ops.runs, failed or not.
+def stage_run(ctx: RunContext, stage: str, *, scope: str = "") -> Iterator[RunRecord]:
+    """Run a stage under its lock, time it, and append its record to ops.runs, failed or not.
+
+    The lock (:mod:`shoprec.locks`) is per lake, stage and date: a second run of the
+    same stage and date while this one lives is refused with a line naming this one
+    (its record says ``refused``). ``scope`` narrows it where tasks of one stage run
+    side by side on purpose (the DAG's train groups, one ``--models`` list each).
 
     Example::
 
-        with stage_run(lake, run_id, day, "ingest") as rec:
+        with stage_run(ctx, "ingest") as rec:
             rec.rows_out = write_bronze(...)
     """
-    rec = RunRecord(run_id=run_id, run_date=run_date, stage=stage, started_at=utcnow())
+    day = ctx.run_date
+    rec = RunRecord(run_id=ctx.run_id, run_date=day, stage=stage, started_at=utcnow())
+    name = f"{stage}[{scope}]" if scope else stage
     try:
-        yield rec
+        with hold(
+            ctx.lake,
+            f"{name}/{day.isoformat()}",
+            run_id=ctx.run_id,
+            ttl_seconds=ctx.settings.locks.ttl_seconds,
+            what=f"{name} {day}",
+        ):
+            yield rec
         rec.status = "success"
     except BaseException as err:
-        rec.status = "failed"
+        rec.status = "refused" if isinstance(err, LockHeld) else "failed"
         rec.message = (str(err).splitlines() or [type(err).__name__])[0][:1000]
         raise
     finally:
         rec.ended_at = utcnow()
         try:
-            lake.append_rows([asdict(rec)], "ops.runs")
+            ctx.lake.append_rows([asdict(rec)], "ops.runs")
         except Exception:  # the stage's own error matters more than its record's
-            log.exception("could not write the ops.runs record of %s %s", stage, run_date)
+            log.exception("could not write the ops.runs record of %s %s", stage, day)

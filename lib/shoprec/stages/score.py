@@ -37,7 +37,7 @@ def score(ctx: RunContext) -> StageReport:
     report = StageReport("score", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     sv = st.serving
-    with stage_run(lake, ctx.run_id, day, "score") as rec:
+    with stage_run(ctx, "score") as rec:
         # ---- read
         selected = handoff.read_selected(lake, day) or dict(POPULARITY)
         name, params = selected["model"], selected["params"]

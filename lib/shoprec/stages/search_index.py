@@ -23,7 +23,7 @@ def search_index(ctx: RunContext) -> StageReport:
     """The catalog snapshot of the run date -> the index; logs up to it -> rewrites, categories."""
     report = StageReport("search_index", ctx.run_date)
     lake, day, cfg = ctx.lake, ctx.run_date, ctx.settings.search
-    with stage_run(lake, ctx.run_id, day, "search_index") as rec:
+    with stage_run(ctx, "search_index") as rec:
         catalog = snapshot(lake, day).cache()
         rec.rows_in = catalog.count()
         outputs = build_index(catalog, as_of=day)

@@ -5,8 +5,7 @@ search_train kept (else by BM25, with the reason in the run record); autocomplet
 suggestions come from the same counts. Click-through rates use the examination by
 position that search_train estimated (estimated here when nothing was trained). Both
 lists are staged, the served model is saved for the live ``shoprec search``
-(:mod:`shoprec.stages.handoff`), then the two serving tables are replaced, one commit
-each.
+(:mod:`shoprec.stages.handoff`), then both serving tables are published in one switch.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ def search_publish(ctx: RunContext) -> StageReport:
     report = StageReport("search_publish", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     cfg, f = st.search, st.features
-    with stage_run(lake, ctx.run_id, day, "search_publish") as rec:
+    with stage_run(ctx, "search_publish") as rec:
         # ---- read
         trained = handoff.read_search_trained(lake, day)
         if trained is None:
@@ -108,8 +107,10 @@ def search_publish(ctx: RunContext) -> StageReport:
         )
         # the model first: a reader who sees the new lists can always find it
         handoff.write_publication(lake, ctx.run_id, served.to_json())
-        versions = publish_tables(lake, frames, run_id=ctx.run_id)
-        for name in versions:
+        pub = publish_tables(
+            lake, frames, run_id=ctx.run_id, ttl_seconds=ctx.settings.locks.ttl_seconds
+        )
+        for name in pub.changed:
             report.tables[name] = lake.rows_written(name)
         report.counts = {"head_queries": head.count()}
         why = "" if model is not None else f"BM25 served: {served.note}"
@@ -119,8 +120,8 @@ def search_publish(ctx: RunContext) -> StageReport:
         rec.model_version = f"{served.name}@{version}"
         rec.message = (
             (why + "; " if why else "")
-            + "versions "
-            + ", ".join(f"{n}@{v}" for n, v in versions.items())
+            + f"publication {pub.number}: "
+            + ", ".join(f"{n}@{pub.tables[n]}" for n in pub.changed)
         )
         for df in (events, rows, clicks, counts):
             df.unpersist()

@@ -110,7 +110,7 @@ def search_train(ctx: RunContext) -> StageReport:
     cfg, f = st.search, st.features
     test_start = day - dt.timedelta(days=cfg.test_days - 1)
     train_start = test_start - dt.timedelta(days=cfg.train_days)
-    with stage_run(lake, ctx.run_id, day, "search_train") as rec:
+    with stage_run(ctx, "search_train") as rec:
         index = read_index(lake, day)
         events = events_up_to(lake, day, f.lookback_days).cache()
         rows = searches(events).cache()

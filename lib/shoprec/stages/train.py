@@ -67,7 +67,8 @@ def train(ctx: RunContext) -> StageReport:
     k = max(ev.ks)
     wanted = [m for m in st.models.enabled if ctx.models is None or m in ctx.models]
     grids = candidate_grid(st.models, wanted)
-    with stage_run(lake, ctx.run_id, day, "train") as rec:
+    # the DAG's train groups run side by side: each holds the lock of its own models
+    with stage_run(ctx, "train", scope=",".join(ctx.models or ())) as rec:
         for name in grids:  # a rerun starts from nothing for the models it trains
             handoff.clear_trained(lake, day, name)
         if not grids:

@@ -353,7 +353,7 @@ def validate(ctx: RunContext) -> StageReport:
     report = StageReport("validate", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     q, rules = st.quality, st.cleaning
-    with stage_run(lake, ctx.run_id, day, "validate") as rec, contextlib.ExitStack() as stack:
+    with stage_run(ctx, "validate") as rec, contextlib.ExitStack() as stack:
         # Not materialized: the suites and the one parse read the day's partition directly.
         bronze_ev = _day(lake.read("bronze.events"), S.INGEST_DATE, day)
         bronze_cat = _day(lake.read("bronze.catalog"), S.INGEST_DATE, day)
