@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shoprec.lake import LakeFiles, Storage, StorageOptions
+from shoprec.lake import LakeFiles, Storage, StorageOptions, UnsupportedStorage
 from shoprec.locks import Lease, LockHeld, LockLost, hold
 from tests.servers import S3
 
@@ -105,3 +105,13 @@ def test_the_lock_of_a_killed_process_expires(tmp_path: Path) -> None:
     taker = lease(files, "next")
     taker.acquire()
     assert taker.generation == 2 and not os.path.exists(f"{root}/_locks/{NAME}/0000000001.released")
+
+
+def test_storage_without_an_atomic_create_says_how_to_run(tmp_path: Path) -> None:
+    with pytest.raises(UnsupportedStorage, match=r"gs://; set locks.enabled: false"):
+        Storage().create_new("gs://bucket/lake/_locks/x/0000000001.json", b"{}")
+    # disabled: the block runs and nothing is written
+    files = LakeFiles(str(tmp_path / "lake"), Storage())
+    with hold(files, NAME, run_id="a", ttl_seconds=60, enabled=False):
+        pass
+    assert not (tmp_path / "lake").exists()

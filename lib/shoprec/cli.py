@@ -283,7 +283,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         lake,
         tables,
         run_id=f"restore-{uuid.uuid4().hex[:8]}",
-        ttl_seconds=settings.locks.ttl_seconds,
+        locks=settings.locks,
     )
     for table_name, run_id in restored.items():
         print(f"restored {table_name} to the publication of run {run_id}")

@@ -346,6 +346,10 @@ class LocksConfig(_Section):
     # A lock left by a killed run is taken over once this long has passed without
     # renewal; keep it well above the clock skew between the machines running stages.
     ttl_seconds: float = Field(default=600, gt=0)
+    # False: no locks (for lakes on storage without an atomic create-if-absent that
+    # shoprec knows, today anything but local paths and S3); nothing then stops two
+    # runs of one stage and date, or two publications, from interleaving.
+    enabled: bool = True
 
 
 class Settings(_Section):

@@ -29,6 +29,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from shoprec.errors import ShoprecError
 from shoprec.schemas import TableSpec, table
 
 
@@ -141,7 +142,7 @@ def _s3(options: StorageOptions) -> pafs.FileSystem:
     )
 
 
-class UnsupportedStorage(ValueError):
+class UnsupportedStorage(ShoprecError):
     """The lake's filesystem lacks an operation a feature needs (the message names both)."""
 
 
@@ -297,8 +298,9 @@ class Storage:
         if urlsplit(uri).scheme in _S3_SCHEMES:
             return _s3_put_if_absent(self.options, path, data)
         raise UnsupportedStorage(
-            f"{uri}: no atomic create-if-absent on {urlsplit(uri).scheme}:// here "
-            "(supported: local paths and S3)"
+            f"{uri}: run locks need an atomic create-if-absent, which shoprec has for local "
+            f"paths and S3, not yet for {urlsplit(uri).scheme}://; set locks.enabled: false "
+            "to run without them"
         )
 
     def delete(self, uri: str) -> None:

@@ -159,13 +159,18 @@ def hold(
     ttl_seconds: float,
     what: str = "",
     wait_seconds: float = 0,
+    enabled: bool = True,
 ) -> Iterator[Lease]:
     """Hold the lease on ``name`` for the block, renewing it from a background thread.
 
     Raises :class:`LockHeld` on entry when a live run holds it (after waiting up to
     ``wait_seconds`` for it to let go), and :class:`LockLost` on exit when the lease
-    was taken over while the block ran.
+    was taken over while the block ran. ``enabled=False`` holds nothing (conf
+    ``locks.enabled``, for storage without an atomic create).
     """
+    if not enabled:
+        yield Lease(files, name, run_id=run_id, ttl_seconds=ttl_seconds, what=what)
+        return
     lease = Lease(files, name, run_id=run_id, ttl_seconds=ttl_seconds, what=what)
     deadline = time.monotonic() + wait_seconds
     while True:

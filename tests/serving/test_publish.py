@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from shoprec.config import LocksConfig
 from shoprec.errors import InputError
 from shoprec.lake import Lake
 from shoprec.schemas import POPULAR_ITEMS, SIMILAR_ITEMS, USER_RECOMMENDATIONS
@@ -26,7 +27,7 @@ from shoprec.serving.publish import (
 
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[2]
-TTL = 60.0
+LOCKS = LocksConfig(ttl_seconds=60)
 
 
 def tables(spark: SparkSession, run: str, n: int) -> dict[str, DataFrame]:
@@ -52,12 +53,12 @@ def served(lake: Lake) -> set[str]:
 
 
 def restore(lake: Lake) -> dict[str, str]:
-    return restore_previous(lake, run_id="restore-test", ttl_seconds=TTL)
+    return restore_previous(lake, run_id="restore-test", locks=LOCKS)
 
 
 def test_publish_then_restore_previous(spark: SparkSession, lake: Lake) -> None:
-    publish(lake, tables(spark, "run-a", 3), run_id="run-a", ttl_seconds=TTL)
-    publish(lake, tables(spark, "run-b", 5), run_id="run-b", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-a", 3), run_id="run-a", locks=LOCKS)
+    publish(lake, tables(spark, "run-b", 5), run_id="run-b", locks=LOCKS)
     assert served(lake) == {"run-b"} and read_published(lake, SERVING_TABLES[0]).count() == 5
     assert current_publication(lake, "gold.user_recommendations") == "run-b"
 
@@ -67,12 +68,12 @@ def test_publish_then_restore_previous(spark: SparkSession, lake: Lake) -> None:
     with pytest.raises(InputError, match="no earlier publication"):
         restore(lake)
 
-    publish(lake, tables(spark, "run-c", 2), run_id="run-c", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c", locks=LOCKS)
     assert served(lake) == {"run-c"}
     assert restore(lake)["gold.popular_items"] == "run-b"
     # a rerun of publish for one run is not a publication to go back to
-    publish(lake, tables(spark, "run-c", 2), run_id="run-c", ttl_seconds=TTL)
-    publish(lake, tables(spark, "run-c", 2), run_id="run-c", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c", locks=LOCKS)
+    publish(lake, tables(spark, "run-c", 2), run_id="run-c", locks=LOCKS)
     assert restore(lake)["gold.user_recommendations"] == "run-b"
     actions = [p.action for p in history(lake)]
     assert actions[:3] == ["restore", "publish", "publish"] and len(actions) == 8
@@ -81,28 +82,28 @@ def test_publish_then_restore_previous(spark: SparkSession, lake: Lake) -> None:
 def test_a_publication_killed_between_tables_serves_the_previous_one(
     spark: SparkSession, lake: Lake
 ) -> None:
-    publish(lake, tables(spark, "run-a", 3), run_id="run-a", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-a", 3), run_id="run-a", locks=LOCKS)
     broken = tables(spark, "run-b", 3)
     # the last table fails after the first two have their new versions
     broken["gold.popular_items"] = broken["gold.popular_items"].drop("score")
     with pytest.raises(ValueError, match="lack columns"):
-        publish(lake, broken, run_id="run-b", ttl_seconds=TTL)
+        publish(lake, broken, run_id="run-b", locks=LOCKS)
     assert runs(lake.read("gold.user_recommendations")) == {"run-b"}  # written, not switched
     assert served(lake) == {"run-a"}
     assert current(lake).number == 1  # type: ignore[union-attr]
-    publish(lake, tables(spark, "run-b", 3), run_id="run-b", ttl_seconds=TTL)  # the rerun
+    publish(lake, tables(spark, "run-b", 3), run_id="run-b", locks=LOCKS)  # the rerun
     assert served(lake) == {"run-b"}
 
 
 def test_concurrent_switches_lose_nothing(spark: SparkSession, lake: Lake) -> None:
     """Two publishers at once (publish beside search_publish): both rows, in turn."""
-    publish(lake, tables(spark, "run-a", 1), run_id="run-a", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-a", 1), run_id="run-a", locks=LOCKS)
     frames = {r: tables(spark, r, 2) for r in ("run-x", "run-y")}
     errors: list[BaseException] = []
 
     def go(run: str) -> None:
         try:
-            publish(lake, frames[run], run_id=run, ttl_seconds=TTL)
+            publish(lake, frames[run], run_id=run, locks=LOCKS)
         except BaseException as err:  # pragma: no cover - reported below
             errors.append(err)
 
@@ -123,7 +124,7 @@ def test_a_second_process_never_reads_a_mix(
     """Poll every serving table from another process through 14 publications and 6
     restores: each poll's three tables hold the lists of the one run it names."""
     out, stop = tmp_path / "polls.jsonl", tmp_path / "stop"
-    publish(lake, tables(spark, "run-00", 2), run_id="run-00", ttl_seconds=TTL)
+    publish(lake, tables(spark, "run-00", 2), run_id="run-00", locks=LOCKS)
     reader = subprocess.Popen(
         [sys.executable, "-m", "tests.serving.poll_publications", lake.root, str(out), str(stop)],
         cwd=REPO,
@@ -138,7 +139,7 @@ def test_a_second_process_never_reads_a_mix(
             time.sleep(0.5)
         for i in range(1, 15):  # 14 publications and 6 restores: 20 switches
             run = f"run-{i:02d}"
-            publish(lake, tables(spark, run, 1 + i % 4), run_id=run, ttl_seconds=TTL)
+            publish(lake, tables(spark, run, 1 + i % 4), run_id=run, locks=LOCKS)
             if i % 2 == 0 and i <= 12:
                 restore(lake)
     finally:

@@ -102,7 +102,7 @@ def test_id_map_is_stable_across_nights(lake: Lake) -> None:
 
 def test_restore_previous_publication(spark: SparkSession, lake: Lake, conf: Settings) -> None:
     served = current_publication(lake, "gold.user_recommendations")
-    restored = restore_previous(lake, run_id="test-restore", ttl_seconds=60)
+    restored = restore_previous(lake, run_id="test-restore", locks=conf.locks)
     assert restored["gold.user_recommendations"] != served
     assert {
         r[0] for r in lake.read("gold.user_recommendations").select(S.RUN_ID).distinct().collect()

@@ -151,10 +151,12 @@ def test_search_command_serves_head_and_live_queries(
 
 
 def test_restore_brings_back_the_previous_search_publication(
-    lake: Lake, nights: dict[str, list[StageReport]]
+    lake: Lake, conf: Settings, nights: dict[str, list[StageReport]]
 ) -> None:
     served = current_publication(lake, "gold.search_results")
-    restored = restore_previous(lake, SEARCH_SERVING_TABLES, run_id="test-restore", ttl_seconds=60)
+    restored = restore_previous(
+        lake, SEARCH_SERVING_TABLES, run_id="test-restore", locks=conf.locks
+    )
     assert restored["gold.search_results"] != served
     assert lake.read("gold.search_results").select(S.MODEL_NAME).distinct().collect()[0][0] == (
         "search_bm25"

@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from shoprec import schemas as S
+from shoprec.config import LocksConfig
 from shoprec.errors import InputError
 from shoprec.lake import Lake
 from shoprec.locks import Lease, hold
@@ -134,25 +135,26 @@ def _switch(
     return pub
 
 
-def _lock(lake: Lake, run_id: str, ttl_seconds: float) -> AbstractContextManager[Lease]:
+def _lock(lake: Lake, run_id: str, locks: LocksConfig) -> AbstractContextManager[Lease]:
     return hold(
         lake,
         LOG,
         run_id=run_id,
-        ttl_seconds=ttl_seconds,
+        ttl_seconds=locks.ttl_seconds,
         what="publication",
-        wait_seconds=ttl_seconds,  # another switch takes seconds: wait for it
+        wait_seconds=locks.ttl_seconds,  # another switch takes seconds: wait for it
+        enabled=locks.enabled,
     )
 
 
 def publish(
-    lake: Lake, tables: dict[str, DataFrame], *, run_id: str, ttl_seconds: float
+    lake: Lake, tables: dict[str, DataFrame], *, run_id: str, locks: LocksConfig
 ) -> Publication:
     """Write each serving table's new lists, then switch the shop to all of them at once."""
     unknown = set(tables) - set(SERVING_TABLES) - set(SEARCH_SERVING_TABLES)
     if unknown:
         raise ValueError(f"not serving tables: {sorted(unknown)}")
-    with _lock(lake, run_id, ttl_seconds):
+    with _lock(lake, run_id, locks):
         versions = {
             name: lake.overwrite(df, name, note=_NOTE + run_id) for name, df in tables.items()
         }
@@ -164,7 +166,7 @@ def restore_previous(
     tables: Sequence[str] = SERVING_TABLES,
     *,
     run_id: str,
-    ttl_seconds: float,
+    locks: LocksConfig,
 ) -> dict[str, str]:
     """Switch ``tables`` back to the publication before the one served now, in one step.
 
@@ -172,7 +174,7 @@ def restore_previous(
     the other group stays as it is. Returns table -> the run id now served. Run it
     again to go back further. ``run_id`` names who restored, for the lock.
     """
-    with _lock(lake, run_id, ttl_seconds):
+    with _lock(lake, run_id, locks):
         pubs = history(lake)
         if not pubs or tables[0] not in pubs[0].runs:
             raise InputError(f"{tables[0]}: no publication to restore from")

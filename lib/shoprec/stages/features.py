@@ -45,6 +45,7 @@ def features(ctx: RunContext) -> StageReport:
             "gold.id_map",
             run_id=ctx.run_id,
             ttl_seconds=ctx.settings.locks.ttl_seconds,
+            enabled=ctx.settings.locks.enabled,
             what="gold.id_map numbering",
             wait_seconds=ctx.settings.locks.ttl_seconds,  # the other run's append is short
         ):

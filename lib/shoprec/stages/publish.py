@@ -28,9 +28,7 @@ def publish(ctx: RunContext) -> StageReport:
             raise InputError(f"publish: nothing staged for {day}; run score first")
         run_id = staged["run_id"]
         frames = handoff.staged_tables(ctx.spark, lake, SERVING_TABLES, run_id)
-        pub = publish_tables(
-            lake, frames, run_id=run_id, ttl_seconds=ctx.settings.locks.ttl_seconds
-        )
+        pub = publish_tables(lake, frames, run_id=run_id, locks=ctx.settings.locks)
         for name in pub.changed:  # as the tables' commits recorded them, no re-read
             report.tables[name] = lake.rows_written(name)
         rec.rows_out = report.tables["gold.user_recommendations"]

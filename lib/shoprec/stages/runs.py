@@ -66,6 +66,7 @@ def stage_run(ctx: RunContext, stage: str, *, scope: str = "") -> Iterator[RunRe
             f"{name}/{day.isoformat()}",
             run_id=ctx.run_id,
             ttl_seconds=ctx.settings.locks.ttl_seconds,
+            enabled=ctx.settings.locks.enabled,
             what=f"{name} {day}",
         ):
             yield rec

@@ -107,9 +107,7 @@ def search_publish(ctx: RunContext) -> StageReport:
         )
         # the model first: a reader who sees the new lists can always find it
         handoff.write_publication(lake, ctx.run_id, served.to_json())
-        pub = publish_tables(
-            lake, frames, run_id=ctx.run_id, ttl_seconds=ctx.settings.locks.ttl_seconds
-        )
+        pub = publish_tables(lake, frames, run_id=ctx.run_id, locks=ctx.settings.locks)
         for name in pub.changed:
             report.tables[name] = lake.rows_written(name)
         report.counts = {"head_queries": head.count()}
