@@ -74,6 +74,12 @@ SEGMENT = [
         "properties": {"product_id": "i2", "position": 3, "query": "blue shoes"},
     },
     {"messageId": "m5", "event": "Signed Up", "userId": "u1", "timestamp": "2026-11-01T10:07:00Z"},
+    {  # no messageId: no id, rather than one that every such order would share
+        "event": "Order Completed",
+        "userId": "u2",
+        "timestamp": "2026-11-01T10:08:00Z",
+        "properties": {"products": [{"product_id": "i3", "price": 1, "quantity": 1}]},
+    },
     '{"messageId": "m6", "event": "Product',
 ]
 
@@ -91,7 +97,9 @@ def test_segment_maps_the_ecommerce_spec(spark: SparkSession) -> None:
     assert by_id["m3"][S.EVENT_TYPE] == S.SEARCH and by_id["m3"][S.QUERY] == "blue shoes"
     assert by_id["m4"][S.EVENT_TYPE] == S.SEARCH_CLICK and by_id["m4"][S.POSITION] == 3
     assert by_id["m5"][S.REASON] == S.UNKNOWN_EVENT_TYPE
-    assert [r[S.REASON] for r in rows if r[S.EVENT_ID] is None] == [S.MALFORMED_RECORD]
+    assert sorted(r[S.REASON] for r in rows if r[S.EVENT_ID] is None) == sorted(
+        [S.MALFORMED_RECORD, S.MISSING_FIELD]
+    )
     assert all(
         r[S.REASON] is None for r in rows if r[S.EVENT_ID] in ("m1", "m2:0", "m2:1", "m3", "m4")
     )

@@ -155,8 +155,10 @@ def segment_events(bronze: DataFrame) -> DataFrame:
     is_line = F.col("_line").isNotNull()
     event_name = F.col("_p.event")
     mapping: dict[str, Column] = {
+        # concat, not concat_ws: an order without messageId has no id (quarantined as
+        # missing_required_field), not the id ":0" that every such order would share
         S.EVENT_ID: F.when(
-            is_line, F.concat_ws(":", F.col("_p.messageId"), F.col("_idx"))
+            is_line, F.concat(F.col("_p.messageId"), F.lit(":"), F.col("_idx"))
         ).otherwise(F.col("_p.messageId")),
         S.EVENT_TYPE: _map_values(event_name, SEGMENT_EVENTS),
         S.USER_ID: F.coalesce(F.col("_p.userId"), F.col("_p.anonymousId")),
@@ -327,7 +329,7 @@ def completejourney_events(bronze: DataFrame) -> DataFrame:
     p = p.withColumn(MALFORMED, _is_malformed(F.col(S.RECORD), F.col("_p")))
     qty = F.col("_p.quantity").cast("double")
     mapping: dict[str, Column] = {
-        S.EVENT_ID: F.concat_ws("-", F.col("_p.basket_id"), F.col("_p.product_id")),
+        S.EVENT_ID: F.concat(F.col("_p.basket_id"), F.lit("-"), F.col("_p.product_id")),
         S.EVENT_TYPE: F.lit(S.PURCHASE),
         S.USER_ID: F.col("_p.household_id"),
         S.SESSION_ID: F.col("_p.basket_id"),
