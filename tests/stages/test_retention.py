@@ -15,10 +15,12 @@ from pyspark.testing import assertDataFrameEqual
 
 from shoprec import schemas as S
 from shoprec.config import Settings
+from shoprec.errors import InputError
 from shoprec.lake import Lake
 from shoprec.retention import RAW_TABLES
 from shoprec.stages.context import RunContext, StageReport
 from shoprec.stages.retention import retention
+from shoprec.stages.validate import validate
 from tests.conftest import TEST_KEY
 
 RUN = dt.date(2026, 11, 10)
@@ -159,3 +161,18 @@ def test_a_rerun_changes_nothing(
     for name in RAW_TABLES:  # no data commit: VACUUM's own log entries only
         newer = {h["operation"] for h in lake.history(name) if h["version"] > before[name]}
         assert newer <= {"VACUUM START", "VACUUM END"}, (name, newer)
+
+
+def test_validate_refuses_a_date_past_retention(
+    ran: tuple[Lake, StageReport], spark: SparkSession, conf: Settings
+) -> None:
+    lake, _ = ran
+    with pytest.raises(InputError) as err:
+        night(spark, conf, OLD[1], validate)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("bronze.events: the raw records of 2026-11-07 are past retention")
+    rec = lake.read("ops.runs").where(
+        (F.col("stage") == "validate") & (F.col("run_date") == F.lit(OLD[1]))
+    )
+    assert [(r["status"], r["message"]) for r in rec.collect()] == [("failed", message)]
