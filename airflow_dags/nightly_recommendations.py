@@ -3,6 +3,7 @@
     ingest >> validate >> features >> train_* >> evaluate >> champion_gate
         champion_gate >> [promote_challenger, keep_champion] >> score >> publish
     features >> search_index >> search_train >> search_publish
+    validate >> retention    (all_done: whatever validate's outcome)
 
 Each stage is ``spark-submit jobs/<stage>.py --conf C --date D --run-id R`` (the
 library does the work; this file only wires it); the train tasks add ``--models``:
@@ -14,6 +15,9 @@ published. The champion gate branches on the decision evaluate made (``shoprec g
 ``promote_challenger`` when tonight's model is not worse than the champion, otherwise
 ``keep_champion``. Either way score runs with the winner (the champion's model when it
 holds), and publish moves the registry's champion alias only when the challenger won.
+Retention drops the raw records past ``retention.raw_days`` every night, once validate
+has read the night's own (a failed night included: personal data must not outstay its
+time because a feed broke).
 
 Deployment settings come from the environment of the Airflow workers (read when the
 DAG file is parsed: plain lookups, no work) and can be overridden per run as params:
@@ -48,6 +52,7 @@ HOME = os.environ.get("SHOPREC_HOME", "/opt/shoprec")
 STAGES = (
     "ingest",
     "validate",
+    "retention",
     "features",
     "evaluate",
     "score",
@@ -60,6 +65,7 @@ STAGES = (
 TIMEOUTS = {
     "ingest": dt.timedelta(hours=1),
     "validate": dt.timedelta(hours=2),
+    "retention": dt.timedelta(hours=1),
     "features": dt.timedelta(hours=2),
     "evaluate": dt.timedelta(hours=2),
     "score": dt.timedelta(hours=2),
@@ -188,8 +194,10 @@ with DAG(
     promote = EmptyOperator(task_id="promote_challenger")
     keep = EmptyOperator(task_id="keep_champion")
     tasks["score"].trigger_rule = TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
+    tasks["retention"].trigger_rule = TriggerRule.ALL_DONE
 
     tasks["ingest"] >> tasks["validate"] >> tasks["features"] >> train
+    tasks["validate"] >> tasks["retention"]
     train >> tasks["evaluate"] >> gate
     gate >> [promote, keep]
     [promote, keep] >> tasks["score"] >> tasks["publish"]

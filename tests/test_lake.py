@@ -183,3 +183,15 @@ def test_a_model_saves_to_and_loads_from_s3(s3_spark: SparkSession, s3: S3) -> N
     again = Popularity.load(folder)
     users = s3_spark.createDataFrame([(0,), (1,)], "user_idx long")
     assertDataFrameEqual(model.recommend(users, 2), again.recommend(users, 2))
+
+
+def test_clear_column_and_vacuum_check_their_arguments(lake: Lake) -> None:
+    with pytest.raises(ValueError, match="run_id is not a partition column"):
+        lake.clear_column("bronze.events", S.RECORD, partition=S.RUN_ID, before=D1)
+    with pytest.raises(ValueError, match="source is not a nullable data column"):
+        lake.clear_column("bronze.events", S.SOURCE, partition=S.INGEST_DATE, before=D1)
+    with pytest.raises(ValueError, match="reason is not a nullable data column"):
+        lake.clear_column("silver.quarantine", S.REASON, partition=S.INGEST_DATE, before=D1)
+    with pytest.raises(ValueError, match="retain_hours"):
+        lake.vacuum("bronze.events", retain_hours=-1)
+    assert lake.clear_column("bronze.events", S.RECORD, partition=S.INGEST_DATE, before=D1) == 0

@@ -116,6 +116,22 @@ class PrivacyConfig(_Section):
         return key
 
 
+class RetentionConfig(_Section):
+    """How long raw records keep their payload (bronze, silver.quarantine).
+
+    The retention stage of the night of D sets the raw ``record`` to null in every
+    partition ingested before D - ``raw_days``; VACUUM deletes the files that held it
+    ``vacuum_hours`` after that.
+    """
+
+    # Days after its ingest date that a raw record (personal data included) is kept.
+    raw_days: int = Field(default=30, ge=0)
+    # Hours a file a commit replaced stays on storage (readable by time travel) before
+    # VACUUM deletes it. Delta's default is 168; less turns off Delta's check for the
+    # call (a reader still on an older version could lose files under it).
+    vacuum_hours: int = Field(default=168, ge=0)
+
+
 class VolumeCheck(_Section):
     """Today's accepted rows against the median of recent days."""
 
@@ -361,6 +377,7 @@ class Settings(_Section):
     sources: list[SourceConfig] = Field(default_factory=list)
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     quality: QualityConfig = Field(default_factory=QualityConfig)
     features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)

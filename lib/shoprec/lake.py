@@ -18,6 +18,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -565,6 +566,86 @@ class Lake(LakeFiles):
         spec = table(name)
         ordered = [tuple(r.get(f.name) for f in spec.schema.fields) for r in rows]
         self.append(self.spark.createDataFrame(ordered, spec.schema), name)
+
+    # ------------------------------------------------------------ retention
+    # Dropping a column's values for good takes two steps: null them in place (one
+    # commit: the old files leave the table but stay on storage for time travel), then
+    # VACUUM deletes the files that no version within its retention uses.
+    _DELTA_SAFE_RETAIN_HOURS = 168  # Delta's default delta.deletedFileRetentionDuration
+
+    def clear_column(self, name: str, column: str, *, partition: str, before: Any) -> int:
+        """Set ``column`` to null in every row whose ``partition`` value is below ``before``.
+
+        One commit (Delta UPDATE), scoped by the partition column: only the files of
+        those partitions that still hold a value are rewritten, and the rows keep every
+        other column. A rerun finds nothing to change and commits nothing. Returns the
+        rows changed, as the commit recorded them.
+
+        Example::
+
+            lake.clear_column("bronze.events", "record", partition="ingest_date", before=day)
+        """
+        spec = table(name)
+        if partition not in spec.partition_by:
+            raise ValueError(f"{name}: {partition} is not a partition column")
+        field = next((f for f in spec.schema.fields if f.name == column), None)
+        if field is None or column in spec.partition_by or not field.nullable:
+            raise ValueError(f"{name}: {column} is not a nullable data column")
+        after = self.version(name)
+        if after is None:
+            return 0
+        delta = DeltaTable.forPath(self.spark, self.path(name))
+        # With deletion vectors on (a table property some platforms set by default), an
+        # UPDATE only marks the old rows deleted: the file holding their values stays
+        # live, out of VACUUM's reach. Rewrite the files instead.
+        rewrite = {"spark.databricks.delta.update.deletionVectors.persistent": "false"}
+        with self._session_conf(rewrite):
+            delta.update(
+                condition=f"`{partition}` < {sql_literal(before)} AND `{column}` IS NOT NULL",
+                set={column: F.lit(None).cast(field.dataType)},
+            )
+        version, metrics = delta.history(1).select("version", "operationMetrics").first()  # type: ignore[misc]
+        if int(version) <= after:  # nothing held a value: no commit
+            return 0
+        return int((metrics or {}).get("numUpdatedRows", 0))
+
+    def vacuum(self, name: str, *, retain_hours: int) -> None:
+        """Delete the table's files that no version of the last ``retain_hours`` hours uses.
+
+        What a commit replaced (a rerun's old partition, the old files of a cleared
+        column) is readable by time travel until then, and gone from storage after.
+        Delta refuses less than 168 hours while its retention check is on, because a
+        reader or writer still on an older version could lose files under it; a
+        shorter ``retain_hours`` turns the check off for this call only (a caller
+        asking for it knows no such reader is running), never for the session.
+
+        Example::
+
+            lake.vacuum("bronze.events", retain_hours=168)
+        """
+        if retain_hours < 0:
+            raise ValueError(f"retain_hours must be >= 0, got {retain_hours}")
+        if not self.exists(name):
+            return
+        check = "spark.databricks.delta.retentionDurationCheck.enabled"
+        unchecked = {check: "false"} if retain_hours < self._DELTA_SAFE_RETAIN_HOURS else {}
+        with self._session_conf(unchecked):
+            DeltaTable.forPath(self.spark, self.path(name)).vacuum(float(retain_hours))
+
+    @contextmanager
+    def _session_conf(self, conf: dict[str, str]) -> Iterator[None]:
+        """Spark session settings for the ``with`` block only; what was set before is put back."""
+        previous = {key: self.spark.conf.get(key, None) for key in conf}
+        for key, value in conf.items():
+            self.spark.conf.set(key, value)
+        try:
+            yield
+        finally:
+            for key, was in previous.items():
+                if was is None:
+                    self.spark.conf.unset(key)
+                else:
+                    self.spark.conf.set(key, was)
 
     # ------------------------------------------------------------ catalog
     def register(self, name: str) -> None:

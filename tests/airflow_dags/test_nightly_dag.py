@@ -29,9 +29,11 @@ def test_task_order(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags[DAG_ID]
     train = {t for t in dag.task_ids if t.startswith("train_")}
     assert "train_baselines" in train
-    chain = ["ingest", "validate", "features"]
-    for up, down in itertools.pairwise(chain):
-        assert dag.get_task(up).downstream_task_ids == {down}
+    assert dag.get_task("ingest").downstream_task_ids == {"validate"}
+    assert dag.get_task("validate").downstream_task_ids == {"features", "retention"}
+    # Retention runs once validate is done, whatever its outcome, and nothing waits on it.
+    retention = dag.get_task("retention")
+    assert retention.trigger_rule == "all_done" and retention.downstream_task_ids == set()
     assert dag.get_task("features").downstream_task_ids == train | {"search_index"}
     assert dag.get_task("evaluate").upstream_task_ids == train
     assert dag.get_task("evaluate").downstream_task_ids == {"champion_gate"}

@@ -10,6 +10,7 @@ stage              reads -> writes
 =================  ==============================================================
 ingest             source feeds -> bronze.events, bronze.catalog
 validate           bronze -> silver.items, silver.events, silver.quarantine
+retention          raw records past retention.raw_days -> null (bronze, quarantine)
 features           silver -> gold feature tables, gold.id_map
 train              gold, silver -> saved models (hand-off files)
 evaluate           saved models -> ops.metrics, registry, gate decision

@@ -18,11 +18,13 @@ from shoprec.stages.runs import new_run_id
 Stage = Callable[[RunContext], StageReport]
 
 # The order a night runs in; stage ``x`` is the function ``x`` of ``shoprec.stages.x``.
-# Site search (the last three) has its own index, ranker and serving tables, from the
-# same silver.
+# Retention comes once validate has read the night's raw records (it never touches
+# them: only dates past retention). Site search (the last three) has its own index,
+# ranker and serving tables, from the same silver.
 STAGES: tuple[str, ...] = (
     "ingest",
     "validate",
+    "retention",
     "features",
     "train",
     "evaluate",

@@ -33,7 +33,7 @@ from shoprec.clean.events import (
 from shoprec.clean.items import mark_duplicate_items, to_silver_items, type_items
 from shoprec.clean.quarantine import to_quarantine
 from shoprec.config import BotRules
-from shoprec.errors import ValidationFailed
+from shoprec.errors import InputError, ValidationFailed
 from shoprec.ingest.formats import get_format
 from shoprec.lake import Lake, LakeFiles, join
 from shoprec.stages.context import RunContext, StageReport
@@ -99,6 +99,21 @@ def _accepted_history(lake: Lake, day: dt.date, lookback_days: int) -> list[int]
     )
     latest = runs.groupBy("run_date").agg(F.max_by("rows_out", "ended_at").alias("rows")).collect()
     return [int(r["rows"]) for r in latest if r["rows"] is not None]
+
+
+def _require_raw_records(bronze_day: DataFrame, name: str, day: dt.date) -> None:
+    """InputError when ``day``'s rows of ``name`` are there but their raw records are not.
+
+    The retention stage sets ``record`` to null in every row of a date past
+    ``retention.raw_days``, and ingest writes every row with one: a day whose rows all
+    lack it cannot be cleaned again. Cheap either way: the first record found ends
+    the search, and the files of a cleared date hold only nulls.
+    """
+    if bronze_day.where(F.col(S.RECORD).isNotNull()).isEmpty() and not bronze_day.isEmpty():
+        raise InputError(
+            f"{name}: the raw records of {day} are past retention (retention.raw_days) and "
+            "were dropped; validate cannot rerun that date unless it is ingested again"
+        )
 
 
 def volume_ratio(accepted: int, history: list[int], *, min_history_days: int) -> float | None:
@@ -347,9 +362,6 @@ def _gate(
 
 def validate(ctx: RunContext) -> StageReport:
     """Bronze of the run date -> silver, all or nothing behind the quality gate."""
-    from shoprec.quality import suites
-    from shoprec.quality.runner import Validator
-
     report = StageReport("validate", ctx.run_date)
     lake, day, st = ctx.lake, ctx.run_date, ctx.settings
     q, rules = st.quality, st.cleaning
@@ -357,6 +369,12 @@ def validate(ctx: RunContext) -> StageReport:
         # Not materialized: the suites and the one parse read the day's partition directly.
         bronze_ev = _day(lake.read("bronze.events"), S.INGEST_DATE, day)
         bronze_cat = _day(lake.read("bronze.catalog"), S.INGEST_DATE, day)
+        for name, rows in (("bronze.events", bronze_ev), ("bronze.catalog", bronze_cat)):
+            _require_raw_records(rows, name, day)
+        # Great Expectations takes seconds to import: a date past retention fails first.
+        from shoprec.quality import suites
+        from shoprec.quality.runner import Validator
+
         earlier_items = lake.read("silver.items").where(F.col(S.SNAPSHOT_DATE) < F.lit(day))
         seen_events = lake.read("silver.events").where(
             (F.col(S.INGEST_DATE) < F.lit(day))
