@@ -26,7 +26,7 @@ def retention(ctx: RunContext) -> StageReport:
     report = StageReport("retention", ctx.run_date)
     lake, day, cfg = ctx.lake, ctx.run_date, ctx.settings.retention
     cutoff = raw_cutoff(day, raw_days=cfg.raw_days)
-    with stage_run(lake, ctx.run_id, day, "retention") as rec:
+    with stage_run(ctx, "retention") as rec:
         # Read first: which dates past the cutoff still hold raw records. It reads only
         # partitions before the cutoff, and of those the cleared ones are all null.
         held = {
