@@ -290,6 +290,33 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Remove users (shop ids) from every table, file and served list of the lake."""
+    import datetime as dt
+    from pathlib import Path
+
+    from shoprec.stages.context import RunContext
+    from shoprec.stages.forget import forget
+    from shoprec.stages.runs import new_run_id
+
+    ids = list(args.user or [])
+    for file in args.users_file or []:
+        path = Path(file)
+        if not path.is_file():
+            raise ShoprecError(f"--users-file {file}: no such file")
+        ids += [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not ids:
+        raise ShoprecError("forget: give --user ID (repeatable) or --users-file FILE")
+    settings = load_settings(args.conf)
+    day = dt.datetime.now(dt.UTC).date()
+    ctx = RunContext.create(_spark(settings), settings, day, new_run_id(day))
+    report = forget(ctx, ids)
+    for table_name, rows in report.tables.items():
+        print(f"forget: {table_name} {rows:,} rows removed")
+    print(report.notes[-1] if report.notes else "forget: done")
+    return 0
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from shoprec.bench.offline import main as benchmark_main
 
@@ -417,6 +444,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="restore the search tables (search_results, query_suggestions) instead",
     )
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "forget", help="remove users (shop ids) from every table, file and served list"
+    )
+    _add_conf(p, required=False)
+    p.add_argument("--user", action="append", help="a shop user id (repeatable)")
+    p.add_argument("--users-file", action="append", help="a file of shop user ids, one per line")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser(
         "benchmark",

@@ -553,8 +553,8 @@ class Lake(LakeFiles):
     def _save(self, df: DataFrame, spec: TableSpec, mode: str, **options: str) -> None:
         """The one Delta write: the table's columns, partitioning and statistics."""
         writer = conform(df, spec).write.format("delta").mode(mode).options(**options)
-        if spec.stats_columns:  # a table property, set by the write that creates the table
-            writer = writer.option("delta.dataSkippingStatsColumns", ",".join(spec.stats_columns))
+        if spec.skipping_stats:  # a table property, set by the write that creates the table
+            writer = writer.option("delta.dataSkippingStatsColumns", ",".join(spec.skipping_stats))
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         writer.save(self.path(spec.name))
@@ -627,10 +627,44 @@ class Lake(LakeFiles):
             raise ValueError(f"retain_hours must be >= 0, got {retain_hours}")
         if not self.exists(name):
             return
+        self.vacuum_at(self.path(name), retain_hours=retain_hours)
+
+    def vacuum_at(self, path: str, *, retain_hours: int) -> None:
+        """:meth:`vacuum` of the Delta table at ``path`` (a staged table, say)."""
+        if retain_hours < 0:
+            raise ValueError(f"retain_hours must be >= 0, got {retain_hours}")
         check = "spark.databricks.delta.retentionDurationCheck.enabled"
         unchecked = {check: "false"} if retain_hours < self._DELTA_SAFE_RETAIN_HOURS else {}
         with self._session_conf(unchecked):
-            DeltaTable.forPath(self.spark, self.path(name)).vacuum(float(retain_hours))
+            DeltaTable.forPath(self.spark, path).vacuum(float(retain_hours))
+
+    # ------------------------------------------------------------ erasure
+    def delete_matching(self, name: str, keys: DataFrame, *, on: list[str]) -> int:
+        """Delete the rows of table ``name`` whose ``on`` columns equal a row of ``keys``."""
+        if not self.exists(name):
+            return 0
+        return self.delete_matching_at(self.path(name), keys, on=on)
+
+    def delete_matching_at(self, path: str, keys: DataFrame, *, on: list[str]) -> int:
+        """Delete the rows of the Delta table at ``path`` matching a row of ``keys``; one commit.
+
+        A MERGE, so the commit's record names the join, never the values deleted (a
+        DELETE's predicate would keep them in the log). The files that held the rows
+        are rewritten without them, deletion vectors or not, so VACUUM can take the old
+        files. Returns the rows deleted (0 and no commit when none matched).
+        """
+        delta = DeltaTable.forPath(self.spark, path)
+        before = int(delta.history(1).select("version").first()[0])  # type: ignore[index]
+        cond = " AND ".join(f"t.`{c}` <=> k.`{c}`" for c in on)
+        rewrite = {"spark.databricks.delta.merge.deletionVectors.persistent": "false"}
+        with self._session_conf(rewrite):
+            delta.alias("t").merge(
+                F.broadcast(keys.select(*on).distinct()).alias("k"), cond
+            ).whenMatchedDelete().execute()
+        version, metrics = delta.history(1).select("version", "operationMetrics").first()  # type: ignore[misc]
+        if int(version) <= before:
+            return 0
+        return int((metrics or {}).get("numTargetRowsDeleted", 0))
 
     @contextmanager
     def _session_conf(self, conf: dict[str, str]) -> Iterator[None]:

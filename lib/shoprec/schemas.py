@@ -469,6 +469,32 @@ class TableSpec:
     def layer(self) -> str:
         return self.name.split(".", 1)[0]
 
+    @property
+    def skipping_stats(self) -> tuple[str, ...]:
+        """The columns Delta keeps per-file min/max on (empty: Delta's default, all).
+
+        Never a column of :data:`PERSONAL_COLUMNS`: statistics live in the Delta log,
+        which VACUUM does not clean, so a user's id in them would outlast an erasure.
+        """
+        if self.stats_columns:
+            return self.stats_columns
+        names = [f.name for f in self.schema.fields]
+        if not set(names) & set(PERSONAL_COLUMNS):
+            return ()
+        # Delta refuses partition columns and nested types in the list
+        return tuple(
+            f.name
+            for f in self.schema.fields
+            if f.name not in PERSONAL_COLUMNS
+            and f.name not in self.partition_by
+            and not isinstance(f.dataType, ArrayType | MapType | StructType)
+        )
+
+
+# Columns that hold a user's identity or words: pseudonyms, raw records and their
+# details, session ids from the source, free-text queries, gold.id_map's ids.
+PERSONAL_COLUMNS: tuple[str, ...] = (USER_ID, RECORD, DETAIL, SESSION_ID, QUERY, "id")
+
 
 _RAW_STATS = (SOURCE_FORMAT, RUN_ID, INGESTED_AT)  # bronze: not the record itself
 

@@ -104,14 +104,18 @@ def read_published(lake: Lake, name: str) -> DataFrame:
     return lake.read_version(name, served.tables[name])
 
 
-def _switch(
+def switch(
     lake: Lake,
     action: str,
     run_id: str,
     versions: Mapping[str, int],
     runs: Mapping[str, str],
 ) -> Publication:
-    """Append the row that makes ``versions`` the served ones (one commit; under the lock)."""
+    """Append the row that makes ``versions`` the served ones (one commit).
+
+    Call it inside :func:`switching`: the row carries forward what the one before it
+    serves, which another switch must not change in between.
+    """
     before = current(lake)
     pub = Publication(
         number=(before.number + 1) if before else 1,
@@ -135,7 +139,8 @@ def _switch(
     return pub
 
 
-def _lock(lake: Lake, run_id: str, locks: LocksConfig) -> AbstractContextManager[Lease]:
+def switching(lake: Lake, run_id: str, locks: LocksConfig) -> AbstractContextManager[Lease]:
+    """The publication lock: one switch at a time, waiting for the one under way."""
     return hold(
         lake,
         LOG,
@@ -154,11 +159,11 @@ def publish(
     unknown = set(tables) - set(SERVING_TABLES) - set(SEARCH_SERVING_TABLES)
     if unknown:
         raise ValueError(f"not serving tables: {sorted(unknown)}")
-    with _lock(lake, run_id, locks):
+    with switching(lake, run_id, locks):
         versions = {
             name: lake.overwrite(df, name, note=_NOTE + run_id) for name, df in tables.items()
         }
-        return _switch(lake, "publish", run_id, versions, dict.fromkeys(versions, run_id))
+        return switch(lake, "publish", run_id, versions, dict.fromkeys(versions, run_id))
 
 
 def restore_previous(
@@ -174,17 +179,19 @@ def restore_previous(
     the other group stays as it is. Returns table -> the run id now served. Run it
     again to go back further. ``run_id`` names who restored, for the lock.
     """
-    with _lock(lake, run_id, locks):
+    with switching(lake, run_id, locks):
         pubs = history(lake)
         if not pubs or tables[0] not in pubs[0].runs:
             raise InputError(f"{tables[0]}: no publication to restore from")
         served = pubs[0].runs[tables[0]]
+        # Nothing from before a forget comes back: its lists hold the users it removed.
+        forgot = next((i for i, p in enumerate(pubs) if p.action == "forget"), len(pubs))
         # the publications of these tables, newest first; a rerun of publish for one run
         # made another row with the same lists, which is not "the previous publication"
-        own = [p for p in pubs if p.action == "publish" and set(tables) <= set(p.changed)]
+        own = [p for p in pubs[:forgot] if p.action == "publish" and set(tables) <= set(p.changed)]
         ids = [p.run_id for p in own]
         if served not in ids:
-            raise InputError(f"{tables[0]}: no publication to restore from")
+            raise InputError(f"{tables[0]}: no publication since the last forget to restore")
         earlier = [p for p in own[ids.index(served) + 1 :] if p.run_id != served]
         if not earlier:
             raise InputError(f"{tables[0]}: no earlier publication than {served}")
@@ -194,5 +201,5 @@ def restore_previous(
         # the publication served is unchanged and a rerun picks the same target.
         for name, version in versions.items():
             lake.restore(name, version, note=_RESTORED + _NOTE + target.runs[name])
-        _switch(lake, "restore", target.run_id, versions, {n: target.runs[n] for n in tables})
+        switch(lake, "restore", target.run_id, versions, {n: target.runs[n] for n in tables})
         return {name: target.runs[name] for name in tables}

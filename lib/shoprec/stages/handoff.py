@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from shoprec.errors import InputError
 from shoprec.evaluation.gate import GateDecision
 from shoprec.lake import LakeFiles, last_commit_rows
+from shoprec.schemas import table as spec
 
 if TYPE_CHECKING:  # `shoprec gate` reads the decision without starting (or importing) Spark
     from pyspark.sql import DataFrame, SparkSession
@@ -177,7 +178,11 @@ def stage_tables(
     out = {}
     for table, df in frames.items():
         path = staged_path(lake, table, run_id)
-        df.write.format("delta").mode("overwrite").save(path)
+        writer = df.write.format("delta").mode("overwrite")
+        stats = spec(table).skipping_stats  # no user ids in the staged table's log either
+        if stats:
+            writer = writer.option("delta.dataSkippingStatsColumns", ",".join(stats))
+        writer.save(path)
         out[table] = df.sparkSession.read.format("delta").load(path)
     return out
 

@@ -7,7 +7,8 @@ ingested before D - ``raw_days`` (:func:`~shoprec.retention.raw_cutoff`) has its
 ingest stamps and quarantine reasons. VACUUM then deletes the files that commits
 replaced more than ``retention.vacuum_hours`` ago, so the payloads cleared tonight
 leave storage that many hours later. Partitions from the cutoff on are never touched,
-and a rerun for the same date finds nothing left to clear.
+and a rerun for the same date finds nothing left to clear. The files of erasure
+requests (``shoprec forget``) whose wait has passed are vacuumed here too.
 
 The run record says what went: ``rows_out`` the rows whose payload was dropped, the
 message the cutoff and the dates and rows per table.
@@ -18,7 +19,8 @@ from __future__ import annotations
 from shoprec import schemas as S
 from shoprec.retention import RAW_TABLES, held_past_retention, raw_cutoff
 from shoprec.stages.context import RunContext, StageReport
-from shoprec.stages.runs import stage_run
+from shoprec.stages.forget import vacuum_erasures
+from shoprec.stages.runs import stage_run, utcnow
 
 
 def retention(ctx: RunContext) -> StageReport:
@@ -49,6 +51,8 @@ def retention(ctx: RunContext) -> StageReport:
                 parts.append(f"{name} {cleared:,} rows ({len(dates)} dates, {span})")
         for name in RAW_TABLES:
             lake.vacuum(name, retain_hours=cfg.vacuum_hours)
+        # erasure requests (shoprec forget) whose files may go now
+        erased = vacuum_erasures(lake, now=utcnow())
         rec.rows_out = sum(report.tables.values())
         report.counts = {
             "rows_cleared": rec.rows_out,
@@ -58,6 +62,7 @@ def retention(ctx: RunContext) -> StageReport:
         rec.message = (
             f"raw records ingested before {cutoff}: {what}; "
             f"files replaced over {cfg.vacuum_hours} h ago vacuumed"
+            + (f"; files of erasures {', '.join(erased)} vacuumed" if erased else "")
         )
         if parts:
             report.note(rec.message)
