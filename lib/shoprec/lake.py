@@ -537,15 +537,6 @@ class Lake(LakeFiles):
             for r in hist.select("version", "timestamp", "operation", "userMetadata").collect()
         ]
 
-    def restore(self, name: str, version: int, *, note: str) -> None:
-        """Make ``version`` the table's current state again (Delta RESTORE, one commit)."""
-        key = "spark.databricks.delta.commitInfo.userMetadata"
-        self.spark.conf.set(key, note)
-        try:
-            DeltaTable.forPath(self.spark, self.path(name)).restoreToVersion(version)
-        finally:
-            self.spark.conf.unset(key)
-
     def append(self, df: DataFrame, name: str) -> None:
         """Append rows (for logs such as ops.runs)."""
         self._save(df, table(name), "append")

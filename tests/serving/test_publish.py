@@ -23,6 +23,8 @@ from shoprec.serving.publish import (
     publish,
     read_published,
     restore_previous,
+    switch,
+    switching,
 )
 
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
@@ -77,6 +79,21 @@ def test_publish_then_restore_previous(spark: SparkSession, lake: Lake) -> None:
     assert restore(lake)["gold.user_recommendations"] == "run-b"
     actions = [p.action for p in history(lake)]
     assert actions[:3] == ["restore", "publish", "publish"] and len(actions) == 8
+
+
+def test_no_restore_goes_back_past_a_forget(spark: SparkSession, lake: Lake) -> None:
+    urecs = "gold.user_recommendations"
+    publish(lake, tables(spark, "run-a", 3), run_id="run-a", locks=LOCKS)
+    publish(lake, tables(spark, "run-b", 3), run_id="run-b", locks=LOCKS)
+    with switching(lake, "forget-x", LOCKS):  # as shoprec forget does
+        kept = read_published(lake, urecs).where("rank = 1").localCheckpoint()
+        version = lake.overwrite(kept, urecs, note="forget")
+        switch(lake, "forget", "forget-x", {urecs: version}, {urecs: "run-b"})
+    with pytest.raises(InputError, match="none since the last forget"):
+        restore(lake)  # run-a's lists still hold the forgotten users
+    publish(lake, tables(spark, "run-c", 3), run_id="run-c", locks=LOCKS)
+    assert restore(lake)[urecs] == "run-b"
+    assert read_published(lake, urecs).count() == 1  # the lists after the forget
 
 
 def test_a_publication_killed_between_tables_serves_the_previous_one(

@@ -14,9 +14,9 @@ version it names (:func:`read_published`; README shows the same in SQL). A plain
 reader of a table's latest version keeps working and sees the same lists, except
 while a publication is being written or restored.
 
-:func:`restore_previous` switches back in one step: each table's latest version is
-moved back (Delta RESTORE, for plain readers), then one row points every reader at the
-previous publication's versions. Every switch (publish, search_publish,
+:func:`restore_previous` switches back in one step: each table's latest version
+becomes the previous publication's lists again (for plain readers), then one row
+points every reader at them. Every switch (publish, search_publish,
 ``shoprec restore``, ``shoprec forget``) holds the publication lock, so rows are
 appended one at a time and none carries forward a stale view of the others.
 """
@@ -184,22 +184,42 @@ def restore_previous(
         if not pubs or tables[0] not in pubs[0].runs:
             raise InputError(f"{tables[0]}: no publication to restore from")
         served = pubs[0].runs[tables[0]]
-        # Nothing from before a forget comes back: its lists hold the users it removed.
-        forgot = next((i for i, p in enumerate(pubs) if p.action == "forget"), len(pubs))
+        # Nothing from before a forget of these tables comes back (those lists hold the
+        # users it removed); the forget's own lists are the oldest that can.
+        forgot = next(
+            (
+                i
+                for i, p in enumerate(pubs)
+                if p.action == "forget" and set(p.changed) & set(tables)
+            ),
+            None,
+        )
+        since = pubs if forgot is None else pubs[:forgot]
         # the publications of these tables, newest first; a rerun of publish for one run
         # made another row with the same lists, which is not "the previous publication"
-        own = [p for p in pubs[:forgot] if p.action == "publish" and set(tables) <= set(p.changed)]
-        ids = [p.run_id for p in own]
+        own = [p for p in since if p.action == "publish" and set(tables) <= set(p.changed)]
+        if forgot is not None:
+            own.append(pubs[forgot])
+        ids = [p.runs[tables[0]] for p in own]
         if served not in ids:
-            raise InputError(f"{tables[0]}: no publication since the last forget to restore")
-        earlier = [p for p in own[ids.index(served) + 1 :] if p.run_id != served]
+            raise InputError(f"{tables[0]}: no publication to restore from")
+        earlier = [p for p in own[ids.index(served) + 1 :] if p.runs[tables[0]] != served]
         if not earlier:
-            raise InputError(f"{tables[0]}: no earlier publication than {served}")
+            why = " (none since the last forget)" if forgot is not None else ""
+            raise InputError(f"{tables[0]}: no earlier publication than {served}{why}")
         target = earlier[0]
-        versions = {name: target.tables[name] for name in tables}
-        # Plain readers of the latest versions first, then the switch: killed in between,
-        # the publication served is unchanged and a rerun picks the same target.
-        for name, version in versions.items():
-            lake.restore(name, version, note=_RESTORED + _NOTE + target.runs[name])
-        switch(lake, "restore", target.run_id, versions, {n: target.runs[n] for n in tables})
-        return {name: target.runs[name] for name in tables}
+        # The target's lists become each table's latest version again (for plain
+        # readers, and so the served files are live ones that VACUUM keeps), then the
+        # switch: killed in between, the publication served is unchanged and a rerun
+        # picks the same target.
+        versions = {
+            name: lake.overwrite(
+                lake.read_version(name, target.tables[name]),
+                name,
+                note=_RESTORED + _NOTE + target.runs[name],
+            )
+            for name in tables
+        }
+        restored = {n: target.runs[n] for n in tables}
+        switch(lake, "restore", restored[tables[0]], versions, restored)
+        return restored
