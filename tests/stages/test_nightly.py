@@ -226,3 +226,45 @@ def test_notebook_runs(
     outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert [o for o in outputs if "image/png" in o.get("data", {})], f"{name} drew no chart"
+
+
+def test_forget_leaves_no_trace_of_the_users(lake: Lake, conf: Settings) -> None:
+    """Forget two customers who have served lists, with files vacuumed at once, then read
+    every byte under the lake (Parquet decoded, the rest as stored): none of their shop
+    ids or pseudonyms. Last in this file: it changes the shared lake."""
+    import json
+
+    from shoprec.clean.privacy import pseudonym_of
+    from shoprec.serving.publish import current, read_published
+    from shoprec.stages.context import RunContext
+    from shoprec.stages.forget import forget
+    from shoprec.stages.runs import new_run_id
+    from tests.leaks import Scan
+
+    key = conf.privacy.resolve_key()
+    served = {
+        r[0] for r in read_published(lake, "gold.user_recommendations").select(S.USER_ID).collect()
+    }
+    records = lake.read("bronze.events").select(S.RECORD).limit(5000).collect()
+    shop_ids = sorted({json.loads(r[0])["user_id"] for r in records if r[0].startswith("{")})
+    chosen = [i for i in shop_ids if i and pseudonym_of(i, key) in served][:2]
+    assert len(chosen) == 2
+
+    now = conf.with_overrides({"retention": {"vacuum_hours": 0}})
+    ctx = RunContext.create(lake.spark, now, DAYS[-1], new_run_id(DAYS[-1]))
+    removed = forget(ctx, chosen).tables
+    assert removed["gold.user_recommendations"] > 0 and removed["bronze.events"] > 0
+    assert removed["silver.events"] > 0 and removed["gold.id_map"] == 2
+    assert current(lake).action == "forget"  # type: ignore[union-attr]
+
+    forms: dict[str, bytes] = {}
+    for i in chosen:
+        p = pseudonym_of(i, key)
+        forms |= {f"id {i}": i.encode(), f"pseudonym of {i}": p.encode()}
+        forms[f"start of the pseudonym of {i}"] = p[:20].encode()  # Delta's truncated stats
+    scan = Scan(forms, [])
+    scan.store(lake.storage, lake.root)
+    assert scan.files > 100
+    assert scan.hits == []
+    record = lake.read("ops.runs").where(F.col("stage") == "forget").first()
+    assert record is not None and record["status"] == "success" and " e_" in record["message"]
