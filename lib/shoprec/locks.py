@@ -12,8 +12,8 @@ atomically and for one writer only (:meth:`~shoprec.lake.Storage.create_new`: a 
 link on local disks, a conditional PUT on S3), so of two runs that race exactly one
 wins and the other is refused with a line naming the winner. The holder renews its
 file every third of the time to live; a process killed with its lease stops renewing,
-and once the lease has expired the next run takes over by creating the generation
-after it. A holder that finds a later generation when it renews has lost its lease
+and once the lease has expired (at once, when the holder was a process on the same
+machine that is gone) the next run takes over by creating the generation after it. A holder that finds a later generation when it renews has lost its lease
 (it stalled for longer than the time to live) and its stage fails at the end rather
 than pass as the only writer. Lease times are the holders' clocks: keep the time to
 live well above the clock skew between the machines that run stages.
@@ -56,6 +56,24 @@ class LockLost(ShoprecError):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _gone(holder: dict[str, Any]) -> bool:
+    """Whether the holder was a process on this machine that no longer runs.
+
+    A retried task on the same machine (an Airflow worker running spark-submit in
+    client mode) need not wait out the time to live of the try that was killed. A
+    holder on another machine, or a pid in use again, counts as alive.
+    """
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # a process of another user has that pid now
+        return False
+    return False
 
 
 def _file(name: str, generation: int, suffix: str) -> str:
@@ -115,13 +133,16 @@ class Lease:
             if latest and latest not in released:
                 doc = self.files.read_json(_file(self.name, latest, _HELD)) or {}
                 expires = dt.datetime.fromisoformat(str(doc.get("expires_at", "1970-01-01T00:00Z")))
-                if expires > _now():
+                if expires > _now() and not _gone(doc):
                     raise self._refusal(latest, doc)
                 log.warning(
-                    "%s: taking over the expired lock of run %s (expired %s)",
+                    "%s: taking over the lock of run %s (expires %s; process %s on %s gone: %s)",
                     self.what,
                     doc.get("run_id"),
                     doc.get("expires_at"),
+                    doc.get("pid"),
+                    doc.get("host"),
+                    _gone(doc),
                 )
             if self.files.create_json(_file(self.name, latest + 1, _HELD), self._doc()):
                 self.generation = latest + 1
