@@ -18,7 +18,10 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shoprec.lake import Storage
 
 _BLOCK = 64  # SHA-256's block: HMAC's keys are padded (or hashed) to it
 
@@ -78,6 +81,12 @@ class Scan:
         """Every file under ``root``."""
         for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
             self.file(path)
+
+    def store(self, storage: Storage, uri: str) -> None:
+        """Every file under ``uri`` (a lake's root, a bucket) read through ``storage``."""
+        for rel in sorted(storage.walk(uri)):
+            self.files += 1
+            self._blob(storage.read_bytes(f"{uri.rstrip('/')}/{rel}"), f"{uri}/{rel}")
 
     def _blob(self, data: bytes, where: str) -> None:
         self.data(data, where)
