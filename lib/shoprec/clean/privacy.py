@@ -21,8 +21,6 @@ from pyspark.sql.types import StringType
 
 PREFIX = "p_"
 DIGITS = 32  # hex digits of the HMAC a pseudonym keeps
-
-
 _BLOCK = 64  # SHA-256's block size in bytes
 # Distinct values a worker remembers the hashes of, per partition (~250 bytes each).
 _CACHE = 200_000
