@@ -69,6 +69,12 @@ def test_key_comes_from_environment_first(monkeypatch: pytest.MonkeyPatch) -> No
     assert s.privacy.resolve_key() == "from-env-0123456789"
 
 
+def test_the_key_is_not_in_the_settings_repr() -> None:
+    s = Settings().with_overrides({"privacy": {"key": "from-conf-0123456789"}})
+    assert "from-conf-0123456789" not in repr(s) and "from-conf-0123456789" not in str(s)
+    assert s.with_overrides({}).privacy.key == "from-conf-0123456789"
+
+
 def test_no_key_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHOPREC_PSEUDONYMIZATION_KEY", raising=False)
     with pytest.raises(ConfigError, match=r"privacy\.key"):

@@ -101,7 +101,8 @@ class PrivacyConfig(_Section):
     """Pseudonymization of user ids. The key comes from the environment or conf."""
 
     key_env_var: str = "SHOPREC_PSEUDONYMIZATION_KEY"
-    key: str | None = None
+    # Out of repr: settings in a log line or a traceback never show it.
+    key: str | None = Field(default=None, repr=False)
 
     def resolve_key(self) -> str:
         """The key: the environment variable first, then conf; never a code default."""

@@ -33,6 +33,10 @@ _BASE_CONF: dict[str, str] = {
     "spark.sql.codegen.hugeMethodLimit": "8000",
     # Delta: never let a write silently add columns; schema changes are deliberate.
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    # Spark's default, plus the pseudonymization key's name: a platform that hands the
+    # driver $SHOPREC_PSEUDONYMIZATION_KEY through Spark conf (YARN's appMasterEnv,
+    # Kubernetes' driverEnv) has it redacted from the UI's environment and the event log.
+    "spark.redaction.regex": "(?i)secret|password|token|access[.]?key|pseudonymi[sz]ation",
 }
 
 # Only for a local master: a cluster's own defaults know its size better.

@@ -7,6 +7,9 @@ of the built package, as README tells users to.
   to the S3 lake.
 * The Airflow DAG's night: ``dag.test()`` with the Spark connection pointed at the
   cluster and nothing else changed; then the ``shoprec`` read commands against the lake.
+  With Spark's event log on, the night then looks for the pseudonymization key in every
+  event log, the bucket (lake and MLflow artifacts), the cluster's and MLflow's files,
+  Airflow's home and what the test printed and logged.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pyspark.sql import SparkSession
 
 from tests.airflow_dags.conftest import ROOT  # sets up Airflow's environment
 from tests.conftest import TEST_KEY, TINY_DATA_SPARK
+from tests.leaks import Scan
 from tests.servers import S3, Cluster, mlflow_server, spark_cluster
 
 pytestmark = pytest.mark.slow
@@ -139,8 +143,24 @@ def _shoprec(conf: Path, *args: str) -> str:
     return done.stdout
 
 
+def _app_names(event_logs: list[Path]) -> set[str]:
+    """The application each event log is of (its SparkListenerApplicationStart)."""
+    names = set()
+    for path in event_logs:
+        for line in path.read_text().splitlines():
+            if '"SparkListenerApplicationStart"' in line:
+                names.add(json.loads(line)["App Name"])
+    return names
+
+
 def test_dag_night_on_the_cluster_and_the_s3_lake(
-    stack: Stack, dagbag, s3_spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: Stack,
+    dagbag,
+    s3_spark: SparkSession,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:  # type: ignore[no-untyped-def]
     from airflow.utils import db
 
@@ -153,11 +173,22 @@ def test_dag_night_on_the_cluster_and_the_s3_lake(
     generate_shop(ShopSpec(users=150, items=60, days=1, seed=5, start_date=DAY), shop)
     raw = s3.uri("raw", "shop")
     Storage(StorageOptions.from_spark(s3_spark)).upload(shop, raw)  # the shop's feeds on S3
+    events = tmp_path / "events"
+    events.mkdir()
+    event_log = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": events.as_uri()}
+    # The key in Spark conf, as a Kubernetes driver is handed its environment: redacted.
+    key_in_conf = {"spark.kubernetes.driverEnv.SHOPREC_PSEUDONYMIZATION_KEY": TEST_KEY}
     settings = load_settings(ROOT / "conf" / "s3.yaml").with_overrides(
         {
             # sized for this tiny cluster (two 1-core executors), as a user sizes theirs
             "spark": {
-                "conf": {**s3.hadoop_conf(), **SMALL_CLUSTER, **TINY_DATA_SPARK},
+                "conf": {
+                    **s3.hadoop_conf(),
+                    **SMALL_CLUSTER,
+                    **TINY_DATA_SPARK,
+                    **event_log,
+                    **key_in_conf,
+                },
                 "jars_dir": None,
             },
             "lake": {"root": s3.uri("dag-lake")},
@@ -220,3 +251,23 @@ def test_dag_night_on_the_cluster_and_the_s3_lake(
     assert query.split()[0] in _shoprec(conf, "search", query)
     gate = json.loads(_shoprec(conf, "gate", "--date", DAY.isoformat()).strip().splitlines()[-1])
     assert gate["promoted"] is False  # night one trains nothing
+
+    # No secret in a plan, nor anywhere else the night wrote: every application's
+    # event log (plans, properties, environment), the bucket (the lake, the feeds,
+    # MLflow's artifacts), the cluster's daemon and executor logs and MLflow's store,
+    # Airflow's home, and what the test's processes printed and logged.
+    event_logs = sorted(events.iterdir())
+    apps = {f"shoprec-{t}-{DAY:%Y%m%d}" for t in ("ingest", "validate", "score", "publish")}
+    assert apps <= _app_names(event_logs), _app_names(event_logs)
+    assert any(b"pseudonymize(user_id" in p.read_bytes() for p in event_logs)  # the plans
+    scan = Scan.of(TEST_KEY)
+    for path in event_logs:
+        scan.file(path)
+    scan.store(Storage(StorageOptions.from_spark(s3_spark)), s3.uri())
+    scan.tree(stack.cluster.work_dir)
+    scan.tree(Path(os.environ["AIRFLOW_HOME"]))
+    printed = capfd.readouterr()
+    logged = printed.out + printed.err + caplog.text
+    assert f"publish {DAY}: gold." in logged  # the drivers' output, through Airflow's log
+    scan.text(logged, "the test's output and logs")
+    assert scan.files > 100 and scan.hits == [], scan.hits

@@ -8,6 +8,7 @@ under notebooks/ run here too, against the lake these nights build (one lake, on
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,8 @@ from shoprec.registry import Registry
 from shoprec.serving.publish import current_publication, restore_previous
 from shoprec.stages.handoff import model_folder, models_dir, read_selected, read_trained
 from shoprec.stages.nightly import NightReport, run_stage
-from tests.conftest import NIGHTS, NIGHTS_START
+from tests.conftest import NIGHTS, NIGHTS_START, TEST_KEY
+from tests.leaks import Scan
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -170,14 +172,24 @@ def test_champion_gate_and_registry(lake: Lake, conf: Settings, tmp_path: Path) 
     folder = registry.download(champion, tmp_path / "champion")
     model = MODEL_CLASSES[champion.model_name].load(folder)
     assert model.n_items > 0
+    # No form of the pseudonymization key in what the nights logged to MLflow.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=conf.registry.tracking_uri)
+    exp = client.get_experiment_by_name(conf.registry.experiment)
+    runs = client.search_runs([exp.experiment_id]) if exp is not None else []
+    versions = client.search_model_versions(f"name = '{conf.registry.registered_model}'")
+    logged = [(r.data.params, r.data.tags) for r in runs] + [v.tags for v in versions]
+    assert runs and versions
+    scan = Scan.of(TEST_KEY)
+    scan.text(json.dumps(logged), "MLflow params and tags")
+    assert scan.hits == []
 
 
 def test_read_commands_against_the_s3_lake(
     lake: Lake, conf: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """shoprec recs, similar, status, gate and restore read the lake on object storage."""
-    import json
-
     import yaml
 
     from shoprec.cli import main

@@ -1,40 +1,79 @@
-"""Pseudonymization: user ids replaced by a keyed hash (HMAC-SHA256) in Spark SQL."""
+"""Pseudonymization: user ids replaced by a keyed hash (HMAC-SHA256).
+
+The hash runs in the Python workers (a pandas UDF), with the key inside the pickled
+function that Spark ships to them. It is never a literal of a Spark expression: a
+native ``sha2`` HMAC needs the key's pads as literals, and a query plan (the Spark
+UI's SQL tab, the event log, ``explain``) shows them, and so the key (a pad XOR 0x36
+is the key). Here a plan shows only ``pseudonymize(user_id)``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable, Iterator
 
+import numpy as np
+import pandas as pd
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
 
-_BLOCK = 64  # SHA-256 block size in bytes
+PREFIX = "p_"
+DIGITS = 32  # hex digits of the HMAC a pseudonym keeps
+_BLOCK = 64  # SHA-256's block size in bytes
+# Distinct values a worker remembers the hashes of, per partition (~250 bytes each).
+_CACHE = 200_000
 
 
-def _pads(key: str) -> tuple[str, str]:
-    k = key.encode()
-    if len(k) > _BLOCK:
-        k = hashlib.sha256(k).digest()
-    k = k.ljust(_BLOCK, b"\0")
-    return bytes(b ^ 0x36 for b in k).hex(), bytes(b ^ 0x5C for b in k).hex()
+def _hmac_udf(name: str, key: str, *, prefix: str, digits: int) -> Callable[[Column], Column]:
+    """A pandas UDF named ``name``: ``prefix`` + the first ``digits`` hex digits of
+    HMAC-SHA256(``key``, value); null stays null.
+
+    User ids repeat heavily, so each Arrow batch hashes its distinct values once and
+    maps them back, and a partition remembers the hashes of the values it has seen.
+    HMAC's two SHA-256 states after the key's pads are made once per partition, in
+    the worker (hashlib's states cannot be pickled), and copied for each value: half
+    the work of ``hmac.digest``, which makes them again for every value.
+    """
+    secret = key.encode()
+
+    def run(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+        k = secret if len(secret) <= _BLOCK else hashlib.sha256(secret).digest()
+        k = k.ljust(_BLOCK, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
+        seen: dict[str, str] = {}
+        for values in batches:
+            codes, uniques = pd.factorize(values)  # nulls get code -1
+            out: list[str | None] = []
+            for v in uniques:
+                p = seen.get(v)
+                if p is None:
+                    h = inner.copy()
+                    h.update(v.encode())
+                    o = outer.copy()
+                    o.update(h.digest())
+                    p = prefix + o.hexdigest()[:digits]
+                    if len(seen) < _CACHE:
+                        seen[v] = p
+                out.append(p)
+            out.append(None)  # code -1: null in, null out
+            yield pd.Series(np.array(out, dtype=object)[codes], index=values.index)
+
+    run.__name__ = run.__qualname__ = name  # what a plan shows: name(column)
+    udf: Callable[[Column], Column] = F.pandas_udf(run, StringType())  # type: ignore[call-overload]
+    return udf
 
 
 def hmac_sha256_hex(value: Column, key: str) -> Column:
-    """HMAC-SHA256 of a string column as 64 hex digits, equal to Python's ``hmac``.
-
-    Built from Spark's native ``sha2`` so it runs in the JVM without a Python UDF:
-    ``H((K ^ opad) || H((K ^ ipad) || m))``.
-    """
-    ipad, opad = _pads(key)
-    inner = F.unhex(F.sha2(F.concat(F.unhex(F.lit(ipad)), F.encode(value, "UTF-8")), 256))
-    return F.sha2(F.concat(F.unhex(F.lit(opad)), inner), 256)
+    """HMAC-SHA256 of a string column as 64 hex digits, equal to Python's ``hmac``."""
+    return _hmac_udf("hmac_sha256_hex", key, prefix="", digits=64)(value)
 
 
 def pseudonymize(user_id: Column, key: str) -> Column:
     """A stable pseudonym ``p_<32 hex>`` for a user id; null stays null."""
-    return F.when(
-        user_id.isNotNull(), F.concat(F.lit("p_"), hmac_sha256_hex(user_id, key).substr(1, 32))
-    )
+    return _hmac_udf("pseudonymize", key, prefix=PREFIX, digits=DIGITS)(user_id)
 
 
 def pseudonym_of(user_id: str, key: str) -> str:
@@ -43,4 +82,4 @@ def pseudonym_of(user_id: str, key: str) -> str:
     The shop's services use this (with the same key) to look a user up in the
     serving tables, which hold pseudonyms only.
     """
-    return "p_" + hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()[:32]
+    return PREFIX + hmac.new(key.encode(), user_id.encode(), hashlib.sha256).hexdigest()[:DIGITS]
