@@ -244,14 +244,11 @@ def test_forget_leaves_no_trace_of_the_users(lake: Lake, conf: Settings) -> None
     """Forget two customers who have served lists, with files vacuumed at once, then read
     every byte under the lake (Parquet decoded, the rest as stored): none of their shop
     ids or pseudonyms. Last in this file: it changes the shared lake."""
-    import json
-
     from shoprec.clean.privacy import pseudonym_of
     from shoprec.serving.publish import current, read_published
     from shoprec.stages.context import RunContext
     from shoprec.stages.forget import forget
     from shoprec.stages.runs import new_run_id
-    from tests.leaks import Scan
 
     key = conf.privacy.resolve_key()
     served = {
