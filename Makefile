@@ -5,7 +5,7 @@ VENV := .venv
 PY   := $(VENV)/bin/python
 export PYSPARK_PYTHON := $(abspath $(PY))
 
-.PHONY: setup demo test lint typecheck unit bench bench-growth lock clean wheel
+.PHONY: setup demo test test-faults lint typecheck unit bench bench-growth lock clean wheel
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +28,11 @@ test: setup
 	$(VENV)/bin/ruff format --check lib tests jobs airflow_dags
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+
+# Every kill-anywhere case (tests/stages/test_kill_anywhere.py): a stage SIGKILLed at
+# each fault point, rerun, compared with a run never killed (~15 min; not in make test).
+test-faults: setup
+	$(VENV)/bin/pytest -m faults -n 0 tests/stages/test_kill_anywhere.py
 
 # The project's code as spark-submit ships it to executors: --py-files dist/shoprec.zip.
 # The zip is the wheel under another name: Spark puts .zip/.egg/.jar py-files on the

@@ -30,6 +30,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from shoprec import faults
 from shoprec.errors import ShoprecError
 from shoprec.schemas import TableSpec, table
 
@@ -415,7 +416,9 @@ class LakeFiles:
 
     def write_json(self, relpath: str, obj: Any) -> str:
         """Write a JSON document under the lake root, atomically; returns its path."""
-        return self.storage.write_json(self.file_path(relpath), obj)
+        path = self.storage.write_json(self.file_path(relpath), obj)
+        faults.point(f"files.write.{relpath.split('/', 1)[0]}")
+        return path
 
     def read_json(self, relpath: str) -> Any:
         """A JSON document under the lake root, or None when there is none."""
@@ -549,6 +552,7 @@ class Lake(LakeFiles):
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
         writer.save(self.path(spec.name))
+        faults.point(f"lake.write.{spec.name}")
         if self.catalog_persists:
             self.register(spec.name)
 

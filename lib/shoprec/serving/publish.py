@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from shoprec import faults
 from shoprec import schemas as S
 from shoprec.config import LocksConfig
 from shoprec.errors import InputError
@@ -160,9 +161,10 @@ def publish(
     if unknown:
         raise ValueError(f"not serving tables: {sorted(unknown)}")
     with switching(lake, run_id, locks):
-        versions = {
-            name: lake.overwrite(df, name, note=_NOTE + run_id) for name, df in tables.items()
-        }
+        versions = {}
+        for name, df in tables.items():
+            versions[name] = lake.overwrite(df, name, note=_NOTE + run_id)
+            faults.point("publish.between_tables")
         return switch(lake, "publish", run_id, versions, dict.fromkeys(versions, run_id))
 
 

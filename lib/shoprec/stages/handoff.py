@@ -33,6 +33,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from shoprec import faults
 from shoprec.errors import InputError
 from shoprec.evaluation.gate import GateDecision
 from shoprec.lake import LakeFiles, last_commit_rows
@@ -183,6 +184,7 @@ def stage_tables(
         if stats:
             writer = writer.option("delta.dataSkippingStatsColumns", ",".join(stats))
         writer.save(path)
+        faults.point(f"staged.write.{table}")
         out[table] = df.sparkSession.read.format("delta").load(path)
     return out
 

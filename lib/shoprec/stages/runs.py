@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from shoprec import faults
 from shoprec.locks import LockHeld, hold
 from shoprec.stages.context import RunContext
 
@@ -69,7 +70,9 @@ def stage_run(ctx: RunContext, stage: str, *, scope: str = "") -> Iterator[RunRe
             enabled=ctx.settings.locks.enabled,
             what=f"{name} {day}",
         ):
+            faults.point(f"stage.{stage}.start")
             yield rec
+            faults.point(f"stage.{stage}.end")  # the work done, nothing recorded yet
         rec.status = "success"
     except BaseException as err:
         rec.status = "refused" if isinstance(err, LockHeld) else "failed"

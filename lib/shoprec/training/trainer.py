@@ -46,6 +46,7 @@ import torch
 from pyspark.sql import DataFrame
 from torch import nn
 
+from shoprec import faults
 from shoprec.lake import Storage, StorageOptions
 from shoprec.training import checkpoint as ckpt
 from shoprec.training import data
@@ -263,6 +264,7 @@ def run_epochs(
             loss = trainable.loss(batch, gen)
             loss.backward()
             optimizer.step()
+            faults.point("train.step")  # a rank killed mid-epoch
             n = len(next(iter(batch.values())))
             total += float(loss.detach()) * n
             count += n
