@@ -195,3 +195,15 @@ def test_clear_column_and_vacuum_check_their_arguments(lake: Lake) -> None:
     with pytest.raises(ValueError, match="retain_hours"):
         lake.vacuum("bronze.events", retain_hours=-1)
     assert lake.clear_column("bronze.events", S.RECORD, partition=S.INGEST_DATE, before=D1) == 0
+
+
+def test_vacuum_runs_only_when_a_commit_removed_files(spark: SparkSession, lake: Lake) -> None:
+    where = {S.INGEST_DATE: D1, S.SOURCE: "a"}
+    lake.replace(bronze_rows(spark, D1, "a", 2), "bronze.events", where=where)
+    assert not lake.vacuum_due("bronze.events", retain_hours=0)  # nothing removed yet
+    lake.replace(bronze_rows(spark, D1, "a", 3), "bronze.events", where=where)  # a rerun
+    assert lake.vacuum_due("bronze.events", retain_hours=0)
+    lake.vacuum("bronze.events", retain_hours=0, only_if_due=True)
+    assert not lake.vacuum_due("bronze.events", retain_hours=0)  # deleted by that VACUUM
+    # files younger than the retention when the last VACUUM ran are still to delete
+    assert lake.vacuum_due("bronze.events", retain_hours=168)

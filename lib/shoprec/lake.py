@@ -443,6 +443,10 @@ class LakeFiles:
         return self.storage.upload(local_dir, self.file_path(relpath))
 
 
+# operationMetrics keys of the files a commit removed (WRITE/UPDATE/DELETE/RESTORE; MERGE)
+_REMOVED_FILES = ("numRemovedFiles", "numTargetFilesRemoved")
+
+
 class Lake(LakeFiles):
     """Delta tables (and, as :class:`LakeFiles`, plain files) under one root.
 
@@ -604,7 +608,7 @@ class Lake(LakeFiles):
             return 0
         return int((metrics or {}).get("numUpdatedRows", 0))
 
-    def vacuum(self, name: str, *, retain_hours: int) -> None:
+    def vacuum(self, name: str, *, retain_hours: int, only_if_due: bool = False) -> None:
         """Delete the table's files that no version of the last ``retain_hours`` hours uses.
 
         What a commit replaced (a rerun's old partition, the old files of a cleared
@@ -614,6 +618,8 @@ class Lake(LakeFiles):
         shorter ``retain_hours`` turns the check off for this call only (a caller
         asking for it knows no such reader is running), never for the session.
 
+        ``only_if_due``: skip it when :meth:`vacuum_due` finds nothing to delete.
+
         Example::
 
             lake.vacuum("bronze.events", retain_hours=168)
@@ -622,7 +628,34 @@ class Lake(LakeFiles):
             raise ValueError(f"retain_hours must be >= 0, got {retain_hours}")
         if not self.exists(name):
             return
+        if only_if_due and not self.vacuum_due(name, retain_hours=retain_hours):
+            return
         self.vacuum_at(self.path(name), retain_hours=retain_hours)
+
+    def vacuum_due(self, name: str, *, retain_hours: int) -> bool:
+        """Whether a VACUUM of ``name`` could delete a file a commit removed.
+
+        True when a commit removed files that the last VACUUM could not yet delete
+        (they were younger than ``retain_hours`` then), or that no VACUUM has seen.
+        Read from the table's history, so a night with nothing to delete skips the
+        listing of every file of the table that VACUUM does (minutes on a large table
+        in object storage). Files a failed write left outside the log wait for the
+        next VACUUM that runs.
+        """
+        hist = (
+            DeltaTable.forPath(self.spark, self.path(name))
+            .history()
+            .select("operation", F.unix_timestamp("timestamp").alias("ts"), "operationMetrics")
+            .collect()
+        )
+        vacuums = [int(r["ts"]) for r in hist if r["operation"] == "VACUUM END"]
+        last = max(vacuums) if vacuums else None
+        for r in hist:
+            metrics = r["operationMetrics"] or {}
+            removed = sum(int(metrics.get(k) or 0) for k in _REMOVED_FILES)
+            if removed and (last is None or int(r["ts"]) + retain_hours * 3600 > last):
+                return True
+        return False
 
     def vacuum_at(self, path: str, *, retain_hours: int) -> None:
         """:meth:`vacuum` of the Delta table at ``path`` (a staged table, say)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from shoprec.config import SparkConfig
@@ -46,6 +47,7 @@ def main(root: str, out: str, stop: str) -> None:
             }
             f.write(json.dumps(poll) + "\n")
             f.flush()
+            time.sleep(0.5)  # leave the publisher some of the machine
     spark.stop()
 
 
