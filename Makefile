@@ -30,7 +30,7 @@ test: setup
 	$(VENV)/bin/pytest
 
 # Every kill-anywhere case (tests/stages/test_kill_anywhere.py): a stage SIGKILLed at
-# each fault point, rerun, compared with a run never killed (~15 min; not in make test).
+# each fault point, rerun, compared with a run never killed (~23 min; not in make test).
 test-faults: setup
 	$(VENV)/bin/pytest -m faults -n 0 tests/stages/test_kill_anywhere.py
 

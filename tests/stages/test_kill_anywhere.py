@@ -11,8 +11,8 @@ be, and every table is compared, sorted, with the never-killed run's (serving
 tables as their publication serves them; ops tables, which record attempts, and
 wall-clock columns aside).
 
-The reference night alone is eight stage processes and every case two more, about
-15 minutes here: the matrix runs with ``make test-faults`` (marker ``faults``), not
+The reference night alone is eight stage processes and every case two more (23
+minutes here for the 11 cases): the matrix runs with ``make test-faults`` (marker ``faults``), not
 in ``make test``, which covers a publication that fails between tables in-process
 (tests/serving/test_publish.py) and the locks a killed run leaves
 (tests/test_locks.py). README's reliability section has the matrix's last result.
