@@ -131,7 +131,7 @@ def forget(ctx: RunContext, shop_ids: list[str]) -> StageReport:
             "staged_rows_removed": staged,
             "files_scrubbed": files,
             "tables": touched,
-            "staged": handoff_staged_paths(lake),
+            "staged": handoff.staged_runs(lake, "gold.user_recommendations"),
             "vacuum_after": (utcnow() + dt.timedelta(hours=st.retention.vacuum_hours)).isoformat(),
             "vacuumed_at": None,
         }
@@ -175,15 +175,9 @@ def _forget_raw(lake: Lake, name: str, shop_ids: DataFrame, split: Any) -> int:
     return lake.delete_matching(name, found.distinct().localCheckpoint(), on=[S.RECORD])
 
 
-def handoff_staged_paths(lake: Lake) -> list[str]:
-    """Every run's staged user lists (Delta tables under ``_staged/``)."""
-    root = handoff.STAGED_TABLES["gold.user_recommendations"]
-    return [join(root, run) for run in lake.list_files(root)]
-
-
 def _forget_staged(lake: Lake, users: DataFrame) -> int:
     removed = 0
-    for rel in handoff_staged_paths(lake):
+    for rel in handoff.staged_runs(lake, "gold.user_recommendations"):
         removed += lake.delete_matching_at(lake.file_path(rel), users, on=[S.USER_ID])
     return removed
 

@@ -189,6 +189,12 @@ def stage_tables(
     return out
 
 
+def staged_runs(lake: LakeFiles, table: str) -> list[str]:
+    """Every run's staged ``table`` (Delta tables), as paths relative to the lake root."""
+    root = STAGED_TABLES[table]
+    return [f"{root}/{run}" for run in lake.list_files(root)]
+
+
 def staged_rows(spark: SparkSession, lake: LakeFiles, table: str, run_id: str) -> int:
     """Rows :func:`stage_tables` wrote for ``table`` (from the commit, not a count)."""
     return last_commit_rows(spark, staged_path(lake, table, run_id))
