@@ -114,9 +114,10 @@ def test_concurrent_switches_lose_nothing(spark: SparkSession, lake: Lake) -> No
 def test_a_second_process_never_reads_a_mix(
     spark: SparkSession, lake: Lake, tmp_path: Path
 ) -> None:
-    """Poll every serving table from another process through 14 publications and 6
-    restores: each poll's three tables hold the lists of the one run it names. Each
-    restore goes back to the publication before; plain readers follow it too."""
+    """Poll every serving table from another process (delta-rs, as a shop's service
+    reads) through 14 publications and 6 restores: each poll's three tables hold the
+    lists of the one run it names. Each restore goes back to the publication before;
+    plain readers follow it too."""
     out, stop = tmp_path / "polls.jsonl", tmp_path / "stop"
     publish(lake, tables(spark, "run-00", 2), run_id="run-00", locks=LOCKS)
     reader = subprocess.Popen(
