@@ -92,6 +92,9 @@ class Lease:
         self.what = what or name
         self.generation: int | None = None
         self.lost = False
+        # the lease this one took over from a holder that never let go (a killed or
+        # stalled run), as that holder last wrote it, plus whether its process is gone
+        self.superseded: dict[str, Any] | None = None
         self._holder = {
             "run_id": run_id,
             "host": socket.gethostname(),
@@ -114,7 +117,12 @@ class Lease:
         return sorted(held), released
 
     def _doc(self) -> dict[str, Any]:
-        return {**self._holder, "expires_at": (_now() + self.ttl).isoformat()}
+        now = _now()
+        return {
+            **self._holder,
+            "renewed_at": now.isoformat(),
+            "expires_at": (now + self.ttl).isoformat(),
+        }
 
     def _refusal(self, generation: int, doc: dict[str, Any]) -> LockHeld:
         return LockHeld(
@@ -130,10 +138,12 @@ class Lease:
         for _ in range(3):
             held, released = self._generations()
             latest = held[-1] if held else 0
+            previous = None
             if latest and latest not in released:
                 doc = self.files.read_json(_file(self.name, latest, _HELD)) or {}
                 expires = dt.datetime.fromisoformat(str(doc.get("expires_at", "1970-01-01T00:00Z")))
-                if expires > _now() and not _gone(doc):
+                gone = _gone(doc)
+                if expires > _now() and not gone:
                     raise self._refusal(latest, doc)
                 log.warning(
                     "%s: taking over the lock of run %s (expires %s; process %s on %s gone: %s)",
@@ -142,10 +152,12 @@ class Lease:
                     doc.get("expires_at"),
                     doc.get("pid"),
                     doc.get("host"),
-                    _gone(doc),
+                    gone,
                 )
+                previous = {**doc, "gone": gone}
             if self.files.create_json(_file(self.name, latest + 1, _HELD), self._doc()):
                 self.generation = latest + 1
+                self.superseded = previous
                 for old in held[:-1]:  # keep the last one before ours, for the record
                     self.files.delete_files(_file(self.name, old, _HELD))
                     self.files.delete_files(_file(self.name, old, _RELEASED))

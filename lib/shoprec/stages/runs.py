@@ -1,4 +1,5 @@
-"""Stage runs: each under its lock, with one ops.runs row written whatever the outcome."""
+"""Stage runs: each under its lock, with one ops.runs row written whatever the outcome
+(and one for a run killed before it could write its own, by the run that takes over)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from shoprec import faults
 from shoprec.locks import LockHeld, hold
@@ -69,7 +71,9 @@ def stage_run(ctx: RunContext, stage: str, *, scope: str = "") -> Iterator[RunRe
             ttl_seconds=ctx.settings.locks.ttl_seconds,
             enabled=ctx.settings.locks.enabled,
             what=f"{name} {day}",
-        ):
+        ) as lease:
+            if lease.superseded is not None:
+                _record(ctx, abandoned(lease.superseded, day, stage, taken_by=ctx.run_id))
             faults.point(f"stage.{stage}.start")
             yield rec
             faults.point(f"stage.{stage}.end")  # the work done, nothing recorded yet
@@ -80,7 +84,39 @@ def stage_run(ctx: RunContext, stage: str, *, scope: str = "") -> Iterator[RunRe
         raise
     finally:
         rec.ended_at = utcnow()
-        try:
-            ctx.lake.append_rows([asdict(rec)], "ops.runs")
-        except Exception:  # the stage's own error matters more than its record's
-            log.exception("could not write the ops.runs record of %s %s", stage, day)
+        _record(ctx, rec)
+
+
+def abandoned(holder: dict[str, Any], day: dt.date, stage: str, *, taken_by: str) -> RunRecord:
+    """The record a run never wrote: it held the stage's lock and stopped without letting
+    go (killed, or stalled past the lock's time to live), as its lease last showed it.
+
+    The run that takes the lock over writes it, so a stage killed mid-way still has its
+    row in ops.runs (status ``abandoned``), without a second commit on every run.
+    """
+    last_alive = holder.get("renewed_at") or holder.get("acquired_at")
+    where = f"pid {holder.get('pid')} on {holder.get('host')}"
+    how = "its process is gone" if holder.get("gone") else "its lock expired"
+    return RunRecord(
+        run_id=str(holder.get("run_id")),
+        run_date=day,
+        stage=stage,
+        status="abandoned",
+        started_at=_time(holder.get("acquired_at")),
+        ended_at=_time(last_alive),
+        message=(
+            f"stopped without a record ({where}, last alive at {last_alive}; {how}); "
+            f"its lock was taken over by run {taken_by}"
+        ),
+    )
+
+
+def _time(value: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _record(ctx: RunContext, rec: RunRecord) -> None:
+    try:
+        ctx.lake.append_rows([asdict(rec)], "ops.runs")
+    except Exception:  # the stage's own error matters more than its record's
+        log.exception("could not write the ops.runs record of %s %s", rec.stage, rec.run_date)
