@@ -58,3 +58,37 @@ def test_log_register_promote_download(tmp_path: Path) -> None:
     got = reg.download(champion, tmp_path / "copy")
     assert (got / "meta.json").read_text() == '{"class": "EASE"}'
     assert mlflow_key("ndcg@20") == "ndcg_at_20"
+
+
+def test_an_evaluate_rerun_logs_and_registers_a_fit_once(tmp_path: Path) -> None:
+    reg = Registry(RegistryConfig(), str(tmp_path / "lake"))
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "meta.json").write_text("{}")
+
+    def evaluate(fit_id: str, run_id: str) -> tuple[str, str]:
+        logged = reg.log_model_run(
+            model_name="ease",
+            params={"reg": 100.0},
+            metrics={"ndcg@20": 0.25},
+            artifact_dir=model_dir,
+            run_date="2026-11-03",
+            run_id=run_id,
+            fit_id=fit_id,
+        )
+        version = reg.register(
+            logged,
+            model_name="ease",
+            params={"reg": 100.0},
+            run_date="2026-11-03",
+            run_id=run_id,
+            metric="ndcg@20",
+            metric_value=0.25,
+        )
+        return logged, version.version
+
+    first = evaluate("r1/ease/aa", "r1")
+    assert evaluate("r1/ease/aa", "r1") == first  # the task retried
+    assert evaluate("r1/ease/aa", "manual") == first  # a manual rerun of evaluate
+    retrained = evaluate("r2/ease/bb", "r2")  # train ran again: another model
+    assert retrained[0] != first[0] and retrained[1] == "2"

@@ -43,6 +43,7 @@ TAG_RUN_DATE = "shoprec.run_date"
 TAG_RUN_ID = "shoprec.run_id"
 TAG_METRIC = "shoprec.gate_metric"
 TAG_METRIC_VALUE = "shoprec.gate_metric_value"
+TAG_FIT_ID = "shoprec.fit_id"  # one saved model: a rerun of evaluate logs it once
 
 
 def mlflow_key(name: str) -> str:
@@ -113,18 +114,31 @@ class Registry:
         run_date: str,
         run_id: str,
         storage: Storage | None = None,
+        fit_id: str | None = None,
     ) -> str:
         """One MLflow run for one trained model; returns the MLflow run id.
 
         ``artifact_dir``: the saved model's folder, a local path or a lake URI (read
-        through ``storage``), logged as the run's ``model`` artifact.
+        through ``storage``), logged as the run's ``model`` artifact. ``fit_id``: the
+        fit train saved; when a finished run already holds it (evaluate rerun for the
+        date, or retried after a kill), that run is returned and nothing is logged.
         """
         from mlflow.entities import Metric, Param, RunTag
 
+        experiment = self._experiment_id()
+        if fit_id is not None:
+            logged = self._client.search_runs(
+                [experiment],
+                filter_string=f"tags.`{TAG_FIT_ID}` = '{fit_id}' and attributes.status = 'FINISHED'",
+                max_results=1,
+            )
+            if logged:
+                return str(logged[0].info.run_id)
+        tags = {TAG_MODEL_NAME: model_name, TAG_RUN_DATE: run_date, TAG_RUN_ID: run_id}
         run = self._client.create_run(
-            self._experiment_id(),
+            experiment,
             run_name=f"{model_name} {run_date}",
-            tags={TAG_MODEL_NAME: model_name, TAG_RUN_DATE: run_date, TAG_RUN_ID: run_id},
+            tags={**tags, **({TAG_FIT_ID: fit_id} if fit_id is not None else {})},
         )
         rid = run.info.run_id
         now = int(run.info.start_time)
@@ -161,7 +175,8 @@ class Registry:
         metric: str,
         metric_value: float,
     ) -> ModelVersion:
-        """A new version of the registered model from a logged run."""
+        """A new version of the registered model from a logged run (the version that run
+        already has, if it was registered before: an evaluate rerun adds none)."""
         from mlflow.exceptions import MlflowException
 
         name = self.cfg.registered_model
@@ -169,6 +184,11 @@ class Registry:
             self._client.get_registered_model(name)
         except MlflowException:
             self._client.create_registered_model(name)
+        earlier = self._client.search_model_versions(
+            f"name = '{name}' and run_id = '{mlflow_run_id}'"
+        )
+        if earlier:
+            return self._version(min(earlier, key=lambda mv: int(mv.version)))
         source = f"{self._client.get_run(mlflow_run_id).info.artifact_uri}/{ARTIFACT_PATH}"
         tags = {
             TAG_MODEL_NAME: model_name,

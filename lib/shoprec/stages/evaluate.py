@@ -184,6 +184,7 @@ def _register(
             storage=lake.storage,
             run_date=day.isoformat(),
             run_id=run_id,
+            fit_id=chosen[name].get("fit_id"),
         )
         for name in results
     }

@@ -107,7 +107,9 @@ def clear_trained(lake: LakeFiles, day: dt.date, model: str) -> None:
 
 
 def write_trained(lake: LakeFiles, day: dt.date, model: str, outcome: Mapping[str, Any]) -> None:
-    """Train's outcome for ``model``: {"params", "validation_ndcg"} if fitted, {"skipped": why}."""
+    """Train's outcome for ``model``: {"params", "validation_ndcg", "fit_id"} if fitted (the
+    fit id names this saved model among every fit of the model and date), else
+    {"skipped": why}."""
     lake.write_json(_trained_file(day, model), dict(outcome))
 
 

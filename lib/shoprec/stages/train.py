@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Mapping
 from functools import partial
 
@@ -141,7 +142,15 @@ def train(ctx: RunContext) -> StageReport:
             model.save(handoff.model_folder(lake, day, name))
             model.release()
             handoff.write_trained(
-                lake, day, name, {"params": choice.params, "validation_ndcg": choice.metric}
+                lake,
+                day,
+                name,
+                {
+                    "params": choice.params,
+                    "validation_ndcg": choice.metric,
+                    # this fit and no other: evaluate logs and registers it once
+                    "fit_id": f"{ctx.run_id}/{name}/{uuid.uuid4().hex[:8]}",
+                },
             )
             fitted += 1
         rec.rows_out = fitted
