@@ -19,6 +19,7 @@ from shoprec.clean.events import (
     type_events,
     without_record,
 )
+from shoprec.clean.privacy import SESSION_LABEL, pseudonym_of
 from shoprec.config import BotRules
 from shoprec.ingest.formats import canonical_events
 
@@ -177,4 +178,7 @@ def test_silver_rows_have_no_personal_data(spark: SparkSession) -> None:
     values = " ".join(str(v) for v in row.asDict().values())
     assert "someone@example.com" not in values and "10.1.2.3" not in values
     assert row[S.USER_ID].startswith("p_") and row[S.USER_ID] != "u1"
+    # the source's session id is keyed too (it links back to the shop's own logs)
+    assert row[S.SESSION_ID].startswith("s_") and "s1" not in row[S.SESSION_ID]
+    assert row[S.SESSION_ID] == pseudonym_of(SESSION_LABEL + "s1", "k" * 20).replace("p_", "s_")
     assert row[S.EVENT_DATE] == DAY

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from shoprec import schemas as S
 from shoprec.clean._common import first_failure, present
-from shoprec.clean.privacy import pseudonymize
+from shoprec.clean.privacy import pseudonymize, pseudonymize_session
 from shoprec.config import BotRules
 from shoprec.ingest.formats import MALFORMED
 
@@ -209,8 +209,9 @@ def mark_duplicates(accepted: DataFrame, seen_event_ids: DataFrame) -> DataFrame
 def sessionize(events: DataFrame, *, gap_minutes: int, run_date: dt.date) -> DataFrame:
     """Fill missing session ids: a user's session ends after ``gap_minutes`` idle.
 
-    Sessions a source provides are kept. Derived ids hash the user, the run date
-    and the session's number within that day, so reruns give the same ids.
+    Sessions a source provides are kept (pseudonymized before this, see
+    :func:`to_silver_events`). Derived ids hash the (pseudonymized) user, the run
+    date and the session's number within that day, so reruns give the same ids.
     """
     w = Window.partitionBy(S.USER_ID).orderBy(S.EVENT_TS, S.EVENT_ID)
     gap = F.col(S.EVENT_TS).cast("long") - F.lag(F.col(S.EVENT_TS).cast("long")).over(w)
@@ -241,9 +242,14 @@ def to_silver_events(
     """Accepted, unique events (with their ``source``) -> silver rows: pseudonymized, sessionized, no PII.
 
     Only the canonical columns leave this function: e-mail, IP, names and the user
-    agent that arrived in bronze are gone.
+    agent that arrived in bronze are gone, and user and session ids are keyed hashes.
     """
-    pseudo = accepted.withColumn(S.USER_ID, pseudonymize(F.col(S.USER_ID), key))
+    pseudo = accepted.withColumns(
+        {
+            S.USER_ID: pseudonymize(F.col(S.USER_ID), key),
+            S.SESSION_ID: pseudonymize_session(F.col(S.SESSION_ID), key),
+        }
+    )
     sessions = sessionize(pseudo, gap_minutes=gap_minutes, run_date=run_date)
     return sessions.select(
         *[c.name for c in S.SILVER_EVENTS.fields if c.name not in _SILVER_STAMPS],

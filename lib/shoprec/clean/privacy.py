@@ -1,4 +1,5 @@
-"""Pseudonymization: user ids replaced by a keyed hash (HMAC-SHA256).
+"""Pseudonymization: user ids and sources' session ids replaced by a keyed hash
+(HMAC-SHA256).
 
 The hash runs in the Python workers (a pandas UDF), with the key inside the pickled
 function that Spark ships to them. It is never a literal of a Spark expression: a
@@ -21,6 +22,7 @@ from pyspark.sql.types import StringType
 
 PREFIX = "p_"
 DIGITS = 32  # hex digits of the HMAC a pseudonym keeps
+SESSION_LABEL = "session:"  # what a source's session id is hashed under
 _BLOCK = 64  # SHA-256's block size in bytes
 # Distinct values a worker remembers the hashes of, per partition (~250 bytes each).
 _CACHE = 200_000
@@ -74,6 +76,18 @@ def hmac_sha256_hex(value: Column, key: str) -> Column:
 def pseudonymize(user_id: Column, key: str) -> Column:
     """A stable pseudonym ``p_<32 hex>`` for a user id; null stays null."""
     return _hmac_udf("pseudonymize", key, prefix=PREFIX, digits=DIGITS)(user_id)
+
+
+def pseudonymize_session(session_id: Column, key: str) -> Column:
+    """A stable ``s_<32 hex>`` for a session id the source sent; null stays null.
+
+    A source's session id (a cookie's UUID, a basket number) links a silver row back
+    to the shop's own logs, and a small number is guessed by trying them all: it is
+    keyed like a user id, under its own label, so a session and a user id that
+    happen to be the same string get different pseudonyms.
+    """
+    labelled = F.concat(F.lit(SESSION_LABEL), session_id)
+    return _hmac_udf("pseudonymize_session", key, prefix="s_", digits=DIGITS)(labelled)
 
 
 def pseudonym_of(user_id: str, key: str) -> str:
